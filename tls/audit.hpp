@@ -1,0 +1,76 @@
+#pragma once
+// The self-audit: a pure function from facts (listener, live TLS context, certificate chain) and
+// the policy table to a report with stable rule ids. No clock, no I/O, no OpenSSL calls: `now` is
+// a parameter, and missing facts give `unknown`, never `pass`.
+// Used by `run` (start-up and reload), `check`, and `probe` (remote facts).
+
+#include "tls/cert_facts.hpp"
+#include "tls/policy.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace atsgate::tls {
+
+enum class status { pass, info, warn, fail, unknown };
+
+// Facts about the live server SSL_CTX (read from the context that will really serve).
+struct context_facts {
+    int min_version = 0;                     // e.g. TLS1_2_VERSION (0x0303); 0 = unset (all versions!)
+    int max_version = 0;                     // 0 = unset (highest supported)
+    std::vector<std::string> tls12_suites;   // OpenSSL names of enabled TLS 1.2-and-below suites
+    std::vector<std::string> tls13_suites;   // OpenSSL names of enabled TLS 1.3 suites
+    bool ems_gate = false;                   // atsgate's ClientHello EMS gate is installed
+    bool ems_disabled = false;               // SSL_OP_NO_EXTENDED_MASTER_SECRET is set
+    bool compression_disabled = true;        // SSL_OP_NO_COMPRESSION
+    bool renegotiation_disabled = true;      // SSL_OP_NO_RENEGOTIATION
+};
+
+// Everything known about one device-facing endpoint.
+struct endpoint_facts {
+    std::string name;         // listener name (or probe target)
+    std::string address;      // "0.0.0.0:443"
+    std::string server_name;  // configured name; "" if none
+    std::string cert_path;    // for evidence/remediation text; "" for probe
+    std::string key_path;
+    std::string trust_path;   // "" = system store
+    bool plaintext = false;   // the endpoint speaks plain HTTP (FAIL unless scep_exempt)
+    bool scep_exempt = false; // plaintext endpoint that only forwards SCEP (reported as exempt)
+    std::optional<context_facts> context;  // nullopt: the context could not be built
+    std::string context_error;             // why it could not be built (OpenSSL reason)
+    std::optional<chain_facts> chain;      // nullopt: certificates could not be loaded
+    std::string chain_error;               // why not
+};
+
+struct finding {
+    std::string endpoint;     // endpoint_facts::name
+    rule_id rule;
+    std::string_view code;    // policy rule code, e.g. "cert.key_strength" (stable id)
+    status result = status::unknown;
+    std::string subject;      // which certificate (subject) or "" for endpoint-level rules
+    std::string evidence;     // what was observed, e.g. "RSA 1024 bits"
+    std::string remediation;  // one line; empty on pass
+};
+
+struct report {
+    std::vector<finding> findings;  // endpoint order, then rules table order, then chain order
+    bool any(status s) const noexcept;
+    std::size_t count(status s) const noexcept;
+};
+
+// Applies every rule in tls::rules to every endpoint. `now` is unix seconds (UTC).
+report audit(const std::vector<endpoint_facts>& endpoints, std::int64_t now);
+
+// Human-readable table, one block per endpoint, a summary line at the end. No colour.
+std::string render_text(const report& r);
+// Stable JSON schema (documented in README "Audit JSON"):
+// {"version":1,"summary":{"pass":n,"info":n,"warn":n,"fail":n,"unknown":n},
+//  "findings":[{"endpoint":..,"rule":"cert.key_strength","status":"fail","subject":..,
+//               "evidence":..,"remediation":..,"ats_exception":..}]}
+std::string render_json(const report& r);
+
+std::string_view to_string(status s) noexcept;  // "PASS", "INFO", "WARN", "FAIL", "UNKNOWN"
+
+}  // namespace atsgate::tls
