@@ -1,7 +1,15 @@
 #pragma once
-// The validated, immutable configuration. Produced only by config::load() (loader.hpp); every
+// The validated, immutable configuration. Produced only by load_file()/load_string() (loader.hpp); every
 // value here has been range- and type-checked, so downstream code never re-checks it.
 // The README's "Configuration reference" documents the same keys and defaults: change both together.
+//
+// Value syntax (checked by config/loader.cpp; anything else is an error, never coerced):
+// - duration: a string "<digits><unit>", unit ms|s|m|h ("500ms", "30s", "2m", "1h"); a bare
+//   integer is refused so that "10" cannot silently mean ms or s.
+// - size: an integer number of bytes, or a string "<digits>[k|K|KiB|m|M|MiB|g|G|GiB]"; all
+//   suffixes are binary (1k = 1024). Decimal "GB"/"kB" are refused rather than guessed.
+// - relative file paths are resolved against the config file's directory and stored absolute.
+// - unknown keys and tables are errors (with a "did you mean" suggestion).
 
 #include "config/diagnostic.hpp"
 
@@ -37,15 +45,16 @@ struct server_settings {
 
 // [timeouts] — every wait on the data plane has a deadline.
 struct timeout_settings {
-    // handshake = "10s". TCP accept until the TLS handshake completes.
+    // handshake = "10s". TCP accept until the TLS handshake completes. Range 100ms..10m.
     duration handshake{std::chrono::seconds(10)};
     // request_header = "30s". Until a complete request head has arrived: counted from the end of the
     // handshake for the first request, from the first byte for later ones (slowloris bound).
+    // Range 1s..24h.
     duration request_header{std::chrono::seconds(30)};
-    // keepalive = "60s". Idle time allowed between requests on a client connection.
+    // keepalive = "60s". Idle time allowed between requests on a client connection. Range 1s..24h.
     duration keepalive{std::chrono::seconds(60)};
     // body = "60s". Longest pause while reading a request body from the client or writing a response
-    // to it (per read/write, like nginx client_body_timeout / send_timeout).
+    // to it (per read/write, like nginx client_body_timeout / send_timeout). Range 1s..24h.
     duration body{std::chrono::seconds(60)};
 };
 
@@ -53,19 +62,24 @@ struct timeout_settings {
 struct limit_settings {
     // max_connections = 10000. Client connections open at once across all workers (each worker gets
     // an equal share, rounded up). Over the limit, atsgate stops accepting until one closes.
+    // Integer, range 1..1000000.
     std::uint32_t max_connections = 10000;
     // header_bytes = 32768. Largest request head (request line + headers). Over: 431 and close.
-    // Range 1024..1048576. Also sizes the per-connection read buffer.
+    // Size (integer or "32k"), range 1024..1048576 (1KiB..1MiB). Also sizes the per-connection
+    // read buffer.
     std::uint32_t header_bytes = 32 * 1024;
-    // header_count = 100. Most header fields in one request. Over: 431 and close. Range 1..1000.
+    // header_count = 100. Most header fields in one request. Over: 431 and close. Integer, range
+    // 1..1000.
     std::uint32_t header_count = 100;
     // body_bytes = "4GiB". Largest request body. Over: 413 and close (checked against Content-Length
     // before any byte is forwarded, and while streaming chunked bodies). 0 = no limit.
+    // Size, range 0..1024GiB.
     std::uint64_t body_bytes = 4ull << 30;
     // response_header_bytes = 65536. Largest response head accepted from an upstream. Over: 502.
+    // Size, range 1024..1048576 (1KiB..1MiB).
     std::uint32_t response_header_bytes = 64 * 1024;
     // requests_per_connection = 1000. Keep-alive requests served on one client connection before
-    // atsgate answers with "Connection: close". 0 = no limit.
+    // atsgate answers with "Connection: close". 0 = no limit. Integer, range 0..1000000.
     std::uint32_t requests_per_connection = 1000;
 };
 
@@ -79,16 +93,26 @@ struct positioned {
 // [[listener]]
 struct listener {
     std::string name;         // required; unique among listeners; [A-Za-z0-9_.-]{1,64}
-    std::string address;      // "0.0.0.0"; IPv4 or IPv6 literal ("::" for all IPv6)
-    std::uint16_t port = 0;   // required; 1..65535; (address, port) unique across the file
+    std::string address;      // "0.0.0.0"; IPv4 or IPv6 literal ("::" for all IPv6), as written;
+                              // no brackets, no zone ("%eth0"), no host names
+    std::uint16_t port = 0;   // required; 1..65535; (address, port) unique across the file,
+                              // admin included; a specific address may not share a port with the
+                              // wildcard of its family (0.0.0.0 vs 10.0.0.1). 0.0.0.0 and :: may
+                              // share one: the listener must set IPV6_V6ONLY on "::" sockets.
     std::string cert;         // required; PEM: leaf first, then intermediates (absolute path)
     std::string key;          // required; PEM private key matching the leaf (absolute path)
     std::string trust;        // optional; PEM roots the devices trust; empty = system store
-    std::string server_name;  // optional; DNS name or IP devices use; audited against the SAN
+                              // (cert, key, trust: checked readable at load time, nothing more)
+    std::string server_name;  // optional; DNS name or IP devices use; audited against the SAN.
+                              // LDH labels, no trailing dot, no wildcard ("*." refused: give the
+                              // exact name devices connect to).
     std::string upstream;     // required; name of an [[upstream]]
     std::size_t upstream_index = 0;  // index of that upstream in config::upstreams
 
-    // min_version = "1.2". "1.2" or "1.3" (TLS 1.0/1.1 can never be enabled: ATS blocks them).
+    // min_version = "1.2". The string "1.2" or "1.3" (TLS 1.0/1.1 can never be enabled: ATS
+    // blocks them). The three lists below, when present, must be non-empty arrays of distinct,
+    // non-empty strings (an empty array is an error: omit the key for the default list); each
+    // entry keeps its position for tls/'s diagnostics.
     tls_version min_version = tls_version::v1_2;
     // tls12_ciphers = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
     //                  "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"]
@@ -110,18 +134,22 @@ struct listener {
 // [[upstream]]
 struct upstream {
     std::string name;  // required; unique among upstreams; [A-Za-z0-9_.-]{1,64}
-    std::string url;   // required; "http://host:port" as written (no path, query or userinfo)
+    // required; "http://host[:port][/]" as written (no path other than "/", no query, fragment or
+    // userinfo). host: DNS name, IPv4, or [IPv6]. https:// is refused for now (internal hop).
+    std::string url;
     std::string host;  // parsed from url: DNS name, IPv4 literal or IPv6 literal without brackets
     std::uint16_t port = 80;  // parsed from url; default 80
-    // connect_timeout = "5s". TCP connect to the backend. Over: 504.
+    // connect_timeout = "5s". TCP connect to the backend. Over: 504. Range 100ms..10m.
     duration connect_timeout{std::chrono::seconds(5)};
     // response_timeout = "60s". Longest wait for each read from the backend once the request is
     // sent: the response head and every pause inside the body (like nginx proxy_read_timeout).
-    // Over before the head: 504; during the body: the client connection is closed.
+    // Over before the head: 504; during the body: the client connection is closed. Range 1s..24h.
     duration response_timeout{std::chrono::seconds(60)};
-    // keepalive = 32. Idle keep-alive connections kept per worker thread. 0 = close after each request.
+    // keepalive = 32. Idle keep-alive connections kept per worker thread. 0 = close after each
+    // request. Integer, range 0..10000.
     std::uint32_t keepalive = 32;
     // keepalive_timeout = "30s". An idle pooled connection older than this is closed, not reused.
+    // Range 1s..24h.
     duration keepalive_timeout{std::chrono::seconds(30)};
 
     source_pos where;
@@ -131,7 +159,8 @@ struct upstream {
 // [admin] — optional loopback-only plain-HTTP endpoint: GET /metrics (Prometheus text),
 // GET /healthz. Absent = disabled.
 struct admin_settings {
-    std::string address = "127.0.0.1";  // must be a loopback address
+    // Must be a loopback literal (127.0.0.0/8 or ::1): the endpoint is plain HTTP and unauthenticated.
+    std::string address = "127.0.0.1";
     std::uint16_t port = 0;             // required when [admin] is present
     source_pos where;
 };
