@@ -1,0 +1,290 @@
+#include "proxy/http/rewrite.hpp"
+
+#include "proxy/http/field_util.hpp"
+
+#include <charconv>
+#include <cstddef>
+
+namespace atsgate::http {
+
+namespace {
+
+void append_uint(std::uint64_t v, std::string& out, int base = 10) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, base);
+    out.append(buf, r.ptr);
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+}
+
+// Index of the first Connection field, or headers.size() when there is none.
+std::size_t first_connection(const std::vector<header>& headers) noexcept {
+    for (std::size_t i = 0; i < headers.size(); ++i)
+        if (iequals(headers[i].name, "connection")) return i;
+    return headers.size();
+}
+
+// True if `name` is listed in any Connection field from index `from` on (RFC 9110 section 7.6.1:
+// such fields are hop-by-hop and must be removed).
+bool listed_in_connection(const std::vector<header>& headers, std::size_t from, std::string_view name) noexcept {
+    for (std::size_t i = from; i < headers.size(); ++i)
+        if (iequals(headers[i].name, "connection") && detail::list_has_token(headers[i].value, name)) return true;
+    return false;
+}
+
+// Splits "host[:port]" (host may be a bracketed IPv6 literal). The port is empty when absent.
+void split_host_port(std::string_view authority, std::string_view& host, std::string_view& port) noexcept {
+    std::size_t colon = std::string_view::npos;
+    if (!authority.empty() && authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close != std::string_view::npos && close + 1 < authority.size() && authority[close + 1] == ':')
+            colon = close + 1;
+    } else {
+        colon = authority.find(':');
+    }
+    host = authority.substr(0, colon);
+    port = colon == std::string_view::npos ? std::string_view{} : authority.substr(colon + 1);
+}
+
+// Does the authority of an http:// URL name one of our own hosts? An entry without a port
+// matches only the default http port (absent, empty or 80); an entry with a port only that port.
+bool is_own_authority(std::string_view authority, std::span<const std::string_view> own_hosts) noexcept {
+    std::string_view host, port;
+    split_host_port(authority, host, port);
+    if (host.empty()) return false;
+    if (port.empty()) port = "80";
+    for (const auto entry : own_hosts) {
+        std::string_view e_host, e_port;
+        split_host_port(entry, e_host, e_port);
+        if (e_port.empty()) e_port = "80";
+        if (iequals(host, e_host) && port == e_port) return true;
+    }
+    return false;
+}
+
+constexpr std::string_view http_scheme = "http://";
+
+}  // namespace
+
+bool is_hop_by_hop(std::string_view name) noexcept {
+    switch (name.size()) {
+        case 2: return iequals(name, "te");
+        case 7: return iequals(name, "trailer") || iequals(name, "upgrade");
+        case 10: return iequals(name, "connection") || iequals(name, "keep-alive");
+        case 14: return iequals(name, "content-length");
+        case 16: return iequals(name, "proxy-connection");
+        case 17: return iequals(name, "transfer-encoding");
+        default: return false;
+    }
+}
+
+void write_upstream_request(const request_head& h, const upstream_request_context& ctx, std::string& out) {
+    out.append(h.method);
+    out.push_back(' ');
+    out.append(h.target);
+    out.append(" HTTP/1.1\r\n");
+
+    const auto& headers = h.headers;
+    const std::size_t conn = first_connection(headers);
+    bool host_written = false;
+    std::size_t xff_count = 0;
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+        const auto& f = headers[i];
+        if (is_hop_by_hop(f.name)) continue;
+        const bool is_host = iequals(f.name, "host");
+        // Host is never dropped even if Connection lists it: the upstream request needs it, and a
+        // client must not be able to strip it (RFC 9112 section 3.2).
+        if (!is_host && conn < headers.size() && listed_in_connection(headers, conn, f.name)) continue;
+        if (iequals(f.name, "expect")) continue;  // atsgate answers 100-continue itself
+        if (iequals(f.name, "x-forwarded-proto") || iequals(f.name, "x-forwarded-host")) continue;
+        if (iequals(f.name, "x-forwarded-for")) {
+            ++xff_count;  // merged below, in order, with the client address appended
+            continue;
+        }
+        if (is_host) {
+            if (host_written) continue;  // the parser refuses a second Host; never forward two
+            host_written = true;
+        }
+        append_field(out, f.name, f.value);
+    }
+    if (!host_written) append_field(out, "Host", h.host);  // HTTP/1.0 without Host: empty value
+
+    // X-Forwarded-For: every client-sent value in order (unless Connection listed it), then the
+    // peer address.
+    if (xff_count > 0 || !ctx.client_ip.empty()) {
+        out.append("X-Forwarded-For: ");
+        bool first = true;
+        for (std::size_t i = 0; xff_count > 0 && i < headers.size(); ++i) {
+            const auto& f = headers[i];
+            if (!iequals(f.name, "x-forwarded-for") || f.value.empty()) continue;
+            if (!first) out.append(", ");
+            out.append(f.value);
+            first = false;
+        }
+        if (!ctx.client_ip.empty()) {
+            if (!first) out.append(", ");
+            out.append(ctx.client_ip);
+        }
+        out.append("\r\n");
+    }
+    append_field(out, "X-Forwarded-Proto", ctx.proto);
+    if (!h.host.empty()) append_field(out, "X-Forwarded-Host", h.host);
+
+    switch (ctx.body) {
+        case framing::content_length:
+            out.append("Content-Length: ");
+            append_uint(ctx.content_length, out);
+            out.append("\r\n");
+            break;
+        case framing::chunked: out.append("Transfer-Encoding: chunked\r\n"); break;
+        case framing::none:
+        case framing::until_close: break;  // a request body cannot be close-delimited
+    }
+    out.append("\r\n");
+}
+
+response_rewrites write_client_response(const response_head& h, const client_response_context& ctx,
+                                        std::string& out) {
+    response_rewrites rw;
+    out.append("HTTP/1.1 ");
+    append_uint(h.status, out);
+    out.push_back(' ');
+    out.append(h.reason.empty() ? reason_phrase(h.status) : h.reason);
+    out.append("\r\n");
+
+    const auto& headers = h.headers;
+    const std::size_t conn = first_connection(headers);
+    for (const auto& f : headers) {
+        if (is_hop_by_hop(f.name)) continue;
+        if (conn < headers.size() && listed_in_connection(headers, conn, f.name)) continue;
+        if (iequals(f.name, "location") && f.value.size() > http_scheme.size() &&
+            iequals(f.value.substr(0, http_scheme.size()), http_scheme)) {
+            // The legacy server believes it is reached over plain http; the device must only ever
+            // be sent to https (Apple ATS refuses http:// loads).
+            const auto rest = f.value.substr(http_scheme.size());
+            const auto path_at = rest.find_first_of("/?#");
+            const auto authority = rest.substr(0, path_at);
+            const auto tail = path_at == std::string_view::npos ? std::string_view{} : rest.substr(path_at);
+            if (!ctx.request_host.empty() && is_own_authority(authority, ctx.own_hosts)) {
+                out.append(f.name);
+                out.append(": https://");
+                out.append(ctx.request_host);
+                out.append(tail);
+                out.append("\r\n");
+                rw.location_rewritten = true;
+                continue;
+            }
+            rw.plaintext_location = true;  // foreign host: left alone, reported to the caller
+        }
+        append_field(out, f.name, f.value);
+    }
+
+    switch (ctx.body) {
+        case framing::content_length:
+            out.append("Content-Length: ");
+            append_uint(ctx.content_length, out);
+            out.append("\r\n");
+            break;
+        case framing::chunked: out.append("Transfer-Encoding: chunked\r\n"); break;
+        case framing::none:
+        case framing::until_close: break;
+    }
+    // A close-delimited body ends only by closing the connection, so say so whatever keep_alive is.
+    if (!ctx.keep_alive || ctx.body == framing::until_close) out.append("Connection: close\r\n");
+    out.append("\r\n");
+    return rw;
+}
+
+void write_local_response(std::uint16_t status, bool close, std::string& out) {
+    const auto reason = reason_phrase(status);
+    char code[8];
+    const auto code_len = static_cast<std::size_t>(std::to_chars(code, code + sizeof code, status).ptr - code);
+    // Body: "<status> <reason>\n" (or "<status>\n" for an unknown status).
+    const std::size_t body_len = code_len + (reason.empty() ? 0 : 1 + reason.size()) + 1;
+    out.append("HTTP/1.1 ");
+    out.append(code, code_len);
+    out.push_back(' ');
+    out.append(reason);
+    out.append("\r\nContent-Type: text/plain\r\nContent-Length: ");
+    append_uint(body_len, out);
+    out.append("\r\n");
+    if (close) out.append("Connection: close\r\n");
+    out.append("\r\n");
+    out.append(code, code_len);
+    if (!reason.empty()) {
+        out.push_back(' ');
+        out.append(reason);
+    }
+    out.push_back('\n');
+}
+
+void append_chunk_header(std::size_t size, std::string& out) {
+    append_uint(size, out, 16);
+    out.append("\r\n");
+}
+
+std::string_view reason_phrase(std::uint16_t status) noexcept {
+    switch (status) {
+        case 100: return "Continue";
+        case 101: return "Switching Protocols";
+        case 102: return "Processing";
+        case 103: return "Early Hints";
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 203: return "Non-Authoritative Information";
+        case 204: return "No Content";
+        case 205: return "Reset Content";
+        case 206: return "Partial Content";
+        case 207: return "Multi-Status";
+        case 300: return "Multiple Choices";
+        case 301: return "Moved Permanently";
+        case 302: return "Found";
+        case 303: return "See Other";
+        case 304: return "Not Modified";
+        case 307: return "Temporary Redirect";
+        case 308: return "Permanent Redirect";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 402: return "Payment Required";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 406: return "Not Acceptable";
+        case 407: return "Proxy Authentication Required";
+        case 408: return "Request Timeout";
+        case 409: return "Conflict";
+        case 410: return "Gone";
+        case 411: return "Length Required";
+        case 412: return "Precondition Failed";
+        case 413: return "Content Too Large";
+        case 414: return "URI Too Long";
+        case 415: return "Unsupported Media Type";
+        case 416: return "Range Not Satisfiable";
+        case 417: return "Expectation Failed";
+        case 421: return "Misdirected Request";
+        case 422: return "Unprocessable Content";
+        case 425: return "Too Early";
+        case 426: return "Upgrade Required";
+        case 428: return "Precondition Required";
+        case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 451: return "Unavailable For Legal Reasons";
+        case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        case 505: return "HTTP Version Not Supported";
+        case 507: return "Insufficient Storage";
+        case 511: return "Network Authentication Required";
+        default: return "";
+    }
+}
+
+}  // namespace atsgate::http
