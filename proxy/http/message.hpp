@@ -43,7 +43,7 @@ struct response_head {
     std::uint8_t version_minor = 1;
     std::vector<header> headers;
     framing body = framing::none;
-    std::uint64_t content_length = 0;
+    std::uint64_t content_length = 0;  // declared Content-Length; also set when body == none (HEAD, 304)
     bool keep_alive = true;  // the upstream connection may be reused after this response
 };
 

@@ -39,6 +39,9 @@ public:
     request_parser& operator=(const request_parser&) = delete;
 
     // Prepares for the next request on the same connection. Keeps allocated storage.
+    // Call it after message_done (or before the first feed). An error is sticky: reset() does not
+    // clear it (the connection must be closed). reset() in the middle of a request fails the
+    // parser with bad_request, since the start of the next request cannot be known.
     void reset() noexcept;
 
     struct result {
@@ -46,7 +49,8 @@ public:
         parse_event event = parse_event::need_more;
     };
     // Parses as much of `input` as possible up to the next event. Never reads past input.
-    // After error, further calls return error again.
+    // After error, further calls return error again. After message_done, further calls return
+    // message_done (consumed 0) until reset().
     result feed(std::span<const char> input) noexcept;
 
     // Valid after head_done until reset().

@@ -26,9 +26,11 @@ public:
     response_parser& operator=(const response_parser&) = delete;
 
     // Prepares for the response to a request with method `request_method` ("HEAD" => no body).
+    // Starts afresh: clears a previous error too (each exchange is independent).
     void reset(std::string_view request_method) noexcept;
     // After a 1xx interim response completed: prepares for the next (final) response to the same
     // request without losing buffered input state.
+    // Called in any other state it fails the parser with bad_response.
     void next_response() noexcept;
 
     struct result {
