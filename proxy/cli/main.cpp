@@ -1,0 +1,211 @@
+// atsgate — an ATS-enforcing TLS front end for legacy Apple device-management servers.
+//
+//   atsgate run   [-c FILE]          validate, audit, then serve (exit 2 config error, 3 audit FAIL)
+//   atsgate check [-c FILE] [--json] validate and audit only, no sockets (exit 0 / 2 / 3)
+//   atsgate --version | --help
+
+#include "config/loader.hpp"
+#include "proxy/server/server.hpp"
+#include "proxy/snapshot/snapshot.hpp"
+#include "tls/audit.hpp"
+
+#include <openssl/opensslv.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#ifndef ATSGATE_VERSION
+#define ATSGATE_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using namespace atsgate;
+
+constexpr int exit_ok = 0;
+constexpr int exit_runtime = 1;  // could not bind / unexpected failure
+constexpr int exit_config = 2;   // usage or configuration error
+constexpr int exit_audit = 3;    // the audit found a FAIL (or could not prove compliance)
+
+constexpr std::string_view default_config = "/etc/atsgate/atsgate.toml";
+
+void print_usage(std::FILE* out) {
+    std::fputs(
+        "usage: atsgate <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  run    validate the config, audit every listener against Apple's ATS rules, then serve\n"
+        "  check  validate and audit only (opens no sockets), like `nginx -t`\n"
+        "\n"
+        "options:\n"
+        "  -c, --config FILE  configuration file (default /etc/atsgate/atsgate.toml)\n"
+        "  --json             check: print the audit report as JSON\n"
+        "  -h, --help         this help (also `atsgate <command> --help`)\n"
+        "  --version          print the version\n"
+        "\n"
+        "exit status: 0 ok / compliant, 1 runtime error (e.g. port in use), 2 usage or config error,\n"
+        "             3 the audit found a FAIL (or could not check a rule)\n",
+        out);
+}
+
+void print_command_help(std::string_view cmd) {
+    if (cmd == "run") {
+        std::fputs(
+            "usage: atsgate run [-c FILE]\n"
+            "\n"
+            "Validates FILE, builds every listener's TLS context, audits it against Apple's ATS rules\n"
+            "and serves. Refuses to start (exit 3, nothing bound) when any rule FAILs; exits 2 on a\n"
+            "config error. SIGTERM/SIGINT: stop accepting, finish in-flight requests for up to\n"
+            "server.drain_timeout, exit 0; a second signal stops at once.\n",
+            stdout);
+    } else {
+        std::fputs(
+            "usage: atsgate check [-c FILE] [--json]\n"
+            "\n"
+            "Validates FILE and audits every listener exactly as `run` would, without opening sockets.\n"
+            "Prints the report (text, or JSON with --json) on stdout and config errors on stderr.\n"
+            "Exit 0: no FAIL; 3: a FAIL or an unverifiable rule; 2: config error.\n",
+            stdout);
+    }
+}
+
+struct options {
+    std::string command;
+    std::string config_path{default_config};
+    bool json = false;
+    bool help = false;
+};
+
+// Returns false (after printing why) on a usage error.
+bool parse_args(int argc, char** argv, options& o) {
+    std::vector<std::string_view> args(argv + 1, argv + argc);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto a = args[i];
+        if (a == "-h" || a == "--help") {
+            o.help = true;
+        } else if (a == "-c" || a == "--config") {
+            if (i + 1 >= args.size()) {
+                std::fprintf(stderr, "atsgate: %.*s needs a file argument\n", static_cast<int>(a.size()), a.data());
+                return false;
+            }
+            o.config_path = std::string(args[++i]);
+        } else if (a.starts_with("--config=")) {
+            o.config_path = std::string(a.substr(9));
+        } else if (a == "--json") {
+            o.json = true;
+        } else if (!a.empty() && a[0] == '-') {
+            std::fprintf(stderr, "atsgate: unknown option %.*s (see atsgate --help)\n", static_cast<int>(a.size()),
+                         a.data());
+            return false;
+        } else if (o.command.empty()) {
+            o.command = std::string(a);
+        } else {
+            std::fprintf(stderr, "atsgate: unexpected argument %.*s (see atsgate --help)\n",
+                         static_cast<int>(a.size()), a.data());
+            return false;
+        }
+    }
+    return true;
+}
+
+void print_diagnostics(const config::diagnostics& diags) {
+    for (const auto& d : diags) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+}
+
+bool blocks_start(const tls::report& r) { return r.any(tls::status::fail) || r.any(tls::status::unknown); }
+
+spdlog::level::level_enum to_spdlog(config::log_level l) {
+    switch (l) {
+        case config::log_level::trace: return spdlog::level::trace;
+        case config::log_level::debug: return spdlog::level::debug;
+        case config::log_level::info: return spdlog::level::info;
+        case config::log_level::warn: return spdlog::level::warn;
+        case config::log_level::error: return spdlog::level::err;
+        case config::log_level::off: return spdlog::level::off;
+    }
+    return spdlog::level::info;
+}
+
+// Shared by run and check: parse, validate, build, audit. Returns an exit code, or -1 to go on.
+int prepare(const options& o, snapshot::build_result& built) {
+    auto loaded = config::load_file(o.config_path);
+    print_diagnostics(loaded.diags);
+    if (!loaded.value) return exit_config;
+    built = snapshot::build(std::move(*loaded.value), static_cast<std::int64_t>(std::time(nullptr)), 1);
+    print_diagnostics(built.diags);
+    if (config::has_errors(built.diags)) return exit_config;
+    return -1;
+}
+
+int cmd_check(const options& o) {
+    snapshot::build_result built;
+    if (int rc = prepare(o, built); rc >= 0) return rc;
+    const std::string report = o.json ? tls::render_json(built.audit) : tls::render_text(built.audit);
+    std::fputs(report.c_str(), stdout);
+    if (!report.empty() && report.back() != '\n') std::fputc('\n', stdout);
+    return blocks_start(built.audit) ? exit_audit : exit_ok;
+}
+
+int cmd_run(const options& o) {
+    snapshot::build_result built;
+    if (int rc = prepare(o, built); rc >= 0) return rc;
+    if (blocks_start(built.audit) || !built.value) {
+        std::fputs(tls::render_text(built.audit).c_str(), stderr);
+        std::fprintf(stderr, "atsgate: refusing to start: the configuration does not meet Apple's ATS requirements\n");
+        return exit_audit;
+    }
+    spdlog::set_level(to_spdlog(built.value->cfg.server.level));
+    if (built.audit.any(tls::status::warn)) {
+        for (const auto& f : built.audit.findings)
+            if (f.result == tls::status::warn)
+                spdlog::warn("audit: listener {}: {} {}: {}", f.endpoint, f.code, f.subject, f.evidence);
+    }
+    spdlog::info("atsgate {} ({}): audit passed for {} listener(s)", ATSGATE_VERSION, OPENSSL_VERSION_TEXT,
+                 built.value->cfg.listeners.size());
+    return atsgate::server::run(built.value);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // OpenSSL writes to sockets with write(2): a peer that vanished must give EPIPE, not kill us.
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        auto logger = spdlog::stderr_color_mt("atsgate");
+        logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+        spdlog::set_default_logger(logger);
+
+        options o;
+        if (!parse_args(argc, argv, o)) return exit_config;
+        for (int i = 1; i < argc; ++i) {
+            if (std::string_view(argv[i]) == "--version") {
+                std::printf("atsgate %s (%s)\n", ATSGATE_VERSION, OPENSSL_VERSION_TEXT);
+                return exit_ok;
+            }
+        }
+        if (o.command.empty()) {
+            print_usage(o.help ? stdout : stderr);
+            return o.help ? exit_ok : exit_config;
+        }
+        if (o.command != "run" && o.command != "check") {
+            std::fprintf(stderr, "atsgate: unknown command \"%s\" (see atsgate --help)\n", o.command.c_str());
+            return exit_config;
+        }
+        if (o.help) {
+            print_command_help(o.command);
+            return exit_ok;
+        }
+        return o.command == "run" ? cmd_run(o) : cmd_check(o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "atsgate: fatal: %s\n", e.what());
+        return exit_runtime;
+    }
+}

@@ -1,0 +1,697 @@
+#include "proxy/downstream/connection.hpp"
+
+#include "proxy/http/request_parser.hpp"
+#include "proxy/http/response_parser.hpp"
+#include "proxy/http/rewrite.hpp"
+#include "proxy/net/errc.hpp"
+#include "proxy/net/tls_stream.hpp"
+#include "proxy/net/watchdog.hpp"
+#include "tls/handshake_gate.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace atsgate::downstream {
+
+namespace {
+
+using namespace boost::asio::experimental::awaitable_operators;
+namespace asio = net::asio;
+using net::error_code;
+using net::phase;
+using clock = std::chrono::steady_clock;
+
+// One TLS record of plaintext: the read size on both sides and the coalescing size for writes.
+constexpr std::size_t io_buffer_size = 16 * 1024;
+constexpr std::size_t slot_main = 0;    // handshake, request head, response relay
+constexpr std::size_t slot_upload = 1;  // request body upload, concurrent with the response relay
+
+// RFC 9110 section 9.2.2. Only these may be re-sent after a pooled connection turned out stale.
+bool idempotent(std::string_view m) noexcept {
+    return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" || m == "TRACE";
+}
+
+const char* version_name(std::uint16_t v) noexcept {
+    switch (v) {
+        case 0x0300: return "SSLv3";
+        case 0x0301: return "TLSv1.0";
+        case 0x0302: return "TLSv1.1";
+        case 0x0303: return "TLSv1.2";
+        case 0x0304: return "TLSv1.3";
+        case 0: return "none";
+        default: return "unknown";
+    }
+}
+
+std::optional<std::uint64_t> parse_content_length(std::string_view v) noexcept {
+    if (v.empty() || v.size() > 19) return std::nullopt;
+    std::uint64_t n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+}
+
+std::string_view host_without_port(std::string_view host) noexcept {
+    if (!host.empty() && host.front() == '[') {  // [v6]:port
+        const auto close = host.find(']');
+        return close == std::string_view::npos ? host : host.substr(0, close + 1);
+    }
+    const auto colon = host.rfind(':');
+    return colon == std::string_view::npos ? host : host.substr(0, colon);
+}
+
+enum class failure : std::uint8_t {
+    none,
+    upstream_io,       // upstream read/write failed or closed early
+    upstream_timeout,  // upstream_response / upstream_send deadline
+    bad_response,      // codec refused the upstream response
+    client_io,         // client write/read failed or timed out
+    request_body,      // the request body was refused by the codec (status in upload_status_)
+    cancelled,         // the other direction ended the exchange
+};
+
+struct download_result {
+    failure fail = failure::none;
+    bool retryable = false;          // nothing of a response arrived and nothing reached the client
+    bool head_flushed = false;       // bytes of the response reached the client
+    bool complete = false;           // the final response was relayed completely
+    bool keep_client = false;        // atsgate told the client the connection stays open
+    bool upstream_reusable = false;  // the upstream connection is clean for another request
+    std::uint16_t status = 0;
+    std::uint64_t body_bytes = 0;
+};
+
+struct upload_result {
+    failure fail = failure::none;
+};
+
+class connection {
+public:
+    connection(net::tcp_socket&& socket, std::shared_ptr<const snapshot::snapshot> snap, std::size_t listener,
+               worker_context& w)
+        : snap_(std::move(snap)),
+          listener_(listener),
+          w_(w),
+          wd_(socket.get_executor()),
+          tls_(std::move(socket), *snap_->listeners[listener].tls.ctx, net::tls_stream::role::server) {
+        error_code ec;
+        const auto ep = tls_.socket().remote_endpoint(ec);
+        if (!ec) {
+            client_ip_ = ep.address().to_string();
+            client_port_ = ep.port();
+        } else {
+            client_ip_ = "unknown";
+        }
+    }
+
+    net::awaitable<void> run() { co_await (session() || wd_.run()); }
+
+private:
+    const config::config& cfg() const noexcept { return snap_->cfg; }
+    const config::timeout_settings& timeouts() const noexcept { return snap_->cfg.timeouts; }
+    const config::listener& listener_cfg() const noexcept { return snap_->cfg.listeners[listener_]; }
+    net::tcp_socket& client_socket() noexcept { return tls_.socket(); }
+
+    net::awaitable<void> session();
+    void handshake_failed(const error_code& ec);
+    net::awaitable<bool> serve_one(bool first);
+    net::awaitable<bool> exchange(const http::request_head& h, upstream::pool& pool, bool complete);
+    net::awaitable<upload_result> upload(const http::request_head& h, upstream::lease& up);
+    net::awaitable<download_result> download(const http::request_head& h, upstream::lease& up);
+    net::awaitable<bool> flush_to_client(download_result& d);
+    net::awaitable<bool> local_reply(const http::request_head* h, std::uint16_t status, bool close);
+    void append_body(std::string& out, std::span<const http::body_span> spans, bool chunked);
+    void log_access(const http::request_head* h, std::uint16_t status, std::uint64_t bytes, double upstream_ms);
+
+    std::shared_ptr<const snapshot::snapshot> snap_;
+    std::size_t listener_;
+    worker_context& w_;
+    net::watchdog wd_;
+    net::tls_stream tls_;
+    tls::handshake_record hs_;
+    registry_node node_;
+
+    std::string client_ip_;
+    std::uint16_t client_port_ = 0;
+    const char* tls_version_ = "";
+    const char* tls_cipher_ = "";
+
+    std::optional<http::request_parser> parser_;
+    std::optional<http::response_parser> rparser_;
+    std::unique_ptr<char[]> rbuf_;  // client -> atsgate
+    std::size_t rpos_ = 0, rend_ = 0;
+    std::unique_ptr<char[]> ubuf_;  // upstream -> atsgate
+    std::size_t upos_ = 0, uend_ = 0;
+    std::string out_;   // upstream request head (+ buffered body)
+    std::string cout_;  // client response head + coalesced body
+    std::string chunk_head_;
+    std::vector<asio::const_buffer> gather_;
+    std::vector<std::string_view> own_hosts_;
+
+    std::uint32_t requests_ = 0;
+    std::string_view upstream_name_;        // of the current exchange, for logs
+    config::duration response_timeout_{};  // of the current exchange's upstream
+    clock::time_point request_start_{};
+    double upstream_ms_ = 0;
+
+    // Coordination of the two directions of one streamed exchange.
+    bool upload_done_ = false;
+    bool download_done_ = false;
+    std::uint16_t upload_status_ = 0;  // status to answer when the request body was refused
+};
+
+net::awaitable<void> connection::session() {
+    if (!tls_.valid()) {
+        spdlog::warn("client {}:{}: cannot create TLS state: {}", client_ip_, client_port_, tls_.ssl_error_text());
+        tls_.close();
+        co_return;
+    }
+    tls::set_handshake_record(tls_.native(), &hs_);
+    wd_.arm(slot_main, phase::handshake, timeouts().handshake, client_socket());
+    const error_code hec = co_await tls_.handshake();
+    wd_.disarm(slot_main);
+    tls::set_handshake_record(tls_.native(), nullptr);
+    if (hec) {
+        handshake_failed(hec);
+        tls_.close();
+        co_return;
+    }
+    auto& st = w_.counters();
+    stats::inc(st.handshakes);
+    if (SSL_session_reused(tls_.native()) == 1) stats::inc(st.resumed_handshakes);
+    tls_version_ = SSL_get_version(tls_.native());
+    tls_cipher_ = SSL_get_cipher_name(tls_.native());
+
+    node_.socket = &client_socket();
+    w_.connections().add(node_);
+    struct unregister {
+        worker_context& w;
+        registry_node& n;
+        ~unregister() { w.connections().remove(n); }
+    } guard{w_, node_};
+
+    http::limits lim;
+    lim.header_bytes = cfg().limits.header_bytes;
+    lim.header_count = cfg().limits.header_count;
+    lim.body_bytes = cfg().limits.body_bytes;
+    lim.response_header_bytes = cfg().limits.response_header_bytes;
+    parser_.emplace(lim);
+    rparser_.emplace(lim);
+    rbuf_ = std::make_unique_for_overwrite<char[]>(io_buffer_size);
+
+    bool first = true;
+    while (co_await serve_one(first)) first = false;
+    tls_.close();
+}
+
+void connection::handshake_failed(const error_code& ec) {
+    auto& st = w_.counters();
+    tls::refusal reason = tls::classify_failure(hs_, tls_.ssl_reason());
+    const bool timed_out = wd_.expired(slot_main) == phase::handshake;
+    stats::inc(st.refused[static_cast<std::size_t>(reason)]);
+    if (!hs_.hello_seen) {
+        // Port scans, TCP health checks, plain-HTTP clients: no ClientHello to report on.
+        spdlog::debug("handshake failed before a ClientHello: client={}:{} listener={} error={}{}", client_ip_,
+                      client_port_, listener_cfg().name, timed_out ? "timeout" : ec.message(),
+                      tls_.ssl_error_text().empty() ? "" : " (" + tls_.ssl_error_text() + ")");
+        return;
+    }
+    const auto& o = hs_.hello;
+    spdlog::info(
+        "handshake refused: client={}:{} listener={} reason={} offered: max_version={} suites={} ems={} sni={}{}",
+        client_ip_, client_port_, listener_cfg().name, tls::to_string(reason), version_name(o.max_version),
+        o.suite_count, o.ems ? "yes" : "no", o.sni[0] != '\0' ? o.sni.data() : "-",
+        timed_out ? " (timeout)" : (tls_.ssl_error_text().empty() ? "" : " (" + tls_.ssl_error_text() + ")"));
+}
+
+net::awaitable<bool> connection::serve_one(bool first) {
+    auto& p = *parser_;
+    p.reset();
+    request_start_ = clock::now();
+    bool header_armed = false;
+    if (first || rpos_ < rend_) {
+        wd_.arm(slot_main, phase::request_header, timeouts().request_header, client_socket());
+        header_armed = true;
+    }
+    for (;;) {
+        if (rpos_ == rend_) {
+            if (!p.started() && !first) {
+                if (w_.draining()) co_return false;
+                wd_.arm(slot_main, phase::keepalive, timeouts().keepalive, client_socket());
+                node_.idle = true;
+            }
+            auto [ec, n] = co_await tls_.read_some({rbuf_.get(), io_buffer_size});
+            node_.idle = false;
+            if (ec) {
+                if (p.started())
+                    spdlog::debug("client {}:{} left mid-request head: {}", client_ip_, client_port_,
+                                  wd_.expired(slot_main) != phase::none ? "request_header timeout" : ec.message());
+                co_return false;
+            }
+            rpos_ = 0;
+            rend_ = n;
+            if (!p.started()) request_start_ = clock::now();  // the request's clock starts at its first byte
+            if (!header_armed) {
+                wd_.arm(slot_main, phase::request_header, timeouts().request_header, client_socket());
+                header_armed = true;
+            }
+        }
+        const auto r = p.feed({rbuf_.get() + rpos_, rend_ - rpos_});
+        rpos_ += r.consumed;
+        if (r.event == http::parse_event::head_done) break;
+        if (r.event == http::parse_event::error) {
+            stats::inc(w_.counters().bad_requests);
+            spdlog::debug("client {}:{}: bad request: {} ({})", client_ip_, client_port_,
+                          http::make_error_code(p.error()).message(), p.error_reason());
+            co_await local_reply(nullptr, http::status_for(p.error()), true);
+            co_return false;
+        }
+    }
+    wd_.disarm(slot_main);
+
+    ++requests_;
+    stats::inc(w_.counters().requests);
+    upstream_ms_ = 0;
+    const http::request_head& h = p.head();
+    const router::decision route = snap_->routes.match(listener_, h);
+    upstream::pool& pool = w_.pool_for(*snap_, route.upstream);
+
+    out_.clear();
+    http::upstream_request_context uctx;
+    uctx.client_ip = client_ip_;
+    uctx.body = h.body;
+    uctx.content_length = h.content_length;
+    http::write_upstream_request(h, uctx, out_);
+
+    // Whatever of the body is already buffered travels with the head in one write; if that is the
+    // whole body, the request is "complete" and can be re-sent after a stale pooled connection.
+    bool complete = false;
+    for (;;) {
+        const auto r = p.feed({rbuf_.get() + rpos_, rend_ - rpos_});
+        rpos_ += r.consumed;
+        if (r.event == http::parse_event::body) {
+            append_body(out_, p.body_spans(), h.body == http::framing::chunked);
+            continue;
+        }
+        if (r.event == http::parse_event::message_done) {
+            if (h.body == http::framing::chunked) out_ += http::last_chunk;
+            complete = true;
+            break;
+        }
+        if (r.event == http::parse_event::error) {
+            stats::inc(w_.counters().bad_requests);
+            co_await local_reply(&h, http::status_for(p.error()), true);
+            co_return false;
+        }
+        break;  // need_more: the rest of the body is streamed
+    }
+    co_return co_await exchange(h, pool, complete);
+}
+
+void connection::append_body(std::string& out, std::span<const http::body_span> spans, bool chunked) {
+    std::size_t total = 0;
+    for (const auto& s : spans) total += s.size();
+    if (total == 0) return;
+    if (chunked) http::append_chunk_header(total, out);
+    for (const auto& s : spans) out.append(s.data(), s.size());
+    if (chunked) out += http::chunk_trailer;
+}
+
+net::awaitable<bool> connection::exchange(const http::request_head& h, upstream::pool& pool, bool complete) {
+    auto& st = w_.counters();
+    const bool may_retry = complete && idempotent(h.method);
+    const std::string& upstream_name = pool.settings().name;
+    upstream_name_ = upstream_name;
+    response_timeout_ = pool.settings().response_timeout;
+
+    for (int attempt = 0;; ++attempt) {
+        upstream::lease up = pool.acquire();
+        if (!up.reused()) {
+            const error_code cec = co_await pool.connect(*up, wd_, slot_main);
+            if (cec) {
+                const bool timeout = wd_.expired(slot_main) == phase::upstream_connect;
+                stats::inc(timeout ? st.upstream_timeouts : st.upstream_connect_errors);
+                spdlog::warn("upstream {} ({}): connect failed: {}", upstream_name, pool.settings().url,
+                             timeout ? "timeout" : cec.message());
+                co_return co_await local_reply(&h, timeout ? 504 : 502, !complete);
+            }
+        }
+
+        const auto sent_at = clock::now();
+        wd_.arm(slot_main, phase::upstream_send, timeouts().body, up->socket);
+        auto [wec, wn] = co_await asio::async_write(up->socket, asio::buffer(out_), net::token);
+        wd_.disarm(slot_main);
+        if (wec) {
+            if (up.reused() && attempt == 0 && may_retry) {
+                stats::inc(st.upstream_retries);
+                continue;
+            }
+            const bool timeout = wd_.expired(slot_main) != phase::none;
+            stats::inc(timeout ? st.upstream_timeouts : st.upstream_connect_errors);
+            spdlog::warn("upstream {}: sending request failed: {}", upstream_name, timeout ? "timeout" : wec.message());
+            co_return co_await local_reply(&h, timeout ? 504 : 502, !complete);
+        }
+
+        download_result d;
+        upload_done_ = complete;
+        download_done_ = false;
+        upload_status_ = 0;
+        if (complete) {
+            d = co_await download(h, up);
+            if (d.retryable && up.reused() && attempt == 0 && may_retry) {
+                stats::inc(st.upstream_retries);
+                spdlog::debug("upstream {}: pooled connection was stale, retrying once", upstream_name);
+                continue;
+            }
+        } else {
+            if (h.expect_continue && h.version_minor == 1) {
+                // RFC 9110 section 10.1.1: atsgate answers 100-continue itself (Expect was not forwarded).
+                wd_.arm(slot_main, phase::client_body, timeouts().body, client_socket());
+                const error_code cec = co_await tls_.write_all(http::continue_response);
+                wd_.disarm(slot_main);
+                if (cec) {
+                    stats::inc(st.client_aborts);
+                    co_return false;
+                }
+            }
+            auto [u, dd] = co_await (upload(h, up) && download(h, up));
+            d = dd;
+            if (u.fail == failure::request_body && !d.head_flushed) {
+                stats::inc(st.bad_requests);
+                co_return co_await local_reply(&h, upload_status_, true);
+            }
+            if (u.fail == failure::client_io) stats::inc(st.client_aborts);
+        }
+        upstream_ms_ = std::chrono::duration<double, std::milli>(clock::now() - sent_at).count();
+
+        if (d.fail == failure::client_io) {
+            stats::inc(st.client_aborts);
+            log_access(&h, d.status, d.body_bytes, upstream_ms_);
+            co_return false;
+        }
+        if (!d.head_flushed && d.fail != failure::none) {
+            const bool timeout = d.fail == failure::upstream_timeout;
+            if (timeout) stats::inc(st.upstream_timeouts);
+            if (d.fail == failure::bad_response) stats::inc(st.upstream_bad_responses);
+            co_return co_await local_reply(&h, timeout ? 504 : 502, !upload_done_);
+        }
+        up.set_reusable(d.upstream_reusable && upload_done_);
+        log_access(&h, d.status, d.body_bytes, upstream_ms_);
+        co_return d.complete && d.keep_client && upload_done_;
+    }
+}
+
+net::awaitable<upload_result> connection::upload(const http::request_head& h, upstream::lease& up) {
+    auto& p = *parser_;
+    const bool chunked = h.body == http::framing::chunked;
+    upload_result res;
+    auto fail = [&](failure f) {
+        res.fail = f;
+        if (!download_done_) {
+            error_code ec;
+            up->socket.cancel(ec);  // stop the response relay: this exchange is over
+        }
+        return res;
+    };
+    for (;;) {
+        if (rpos_ == rend_) {
+            wd_.arm(slot_upload, phase::client_body, timeouts().body, client_socket());
+            auto [ec, n] = co_await tls_.read_some({rbuf_.get(), io_buffer_size});
+            wd_.disarm(slot_upload);
+            if (ec) {
+                if (download_done_) co_return fail(failure::cancelled);
+                spdlog::debug("client {}:{}: request body aborted: {}", client_ip_, client_port_,
+                              wd_.expired(slot_upload) != phase::none ? "body timeout" : ec.message());
+                co_return fail(failure::client_io);
+            }
+            rpos_ = 0;
+            rend_ = n;
+        }
+        const auto r = p.feed({rbuf_.get() + rpos_, rend_ - rpos_});
+        switch (r.event) {
+            case http::parse_event::body: {
+                const auto spans = p.body_spans();
+                std::size_t total = 0;
+                for (const auto& s : spans) total += s.size();
+                gather_.clear();
+                chunk_head_.clear();
+                if (chunked && total > 0) {
+                    http::append_chunk_header(total, chunk_head_);
+                    gather_.push_back(asio::buffer(chunk_head_));
+                }
+                for (const auto& s : spans) gather_.push_back(asio::buffer(s.data(), s.size()));
+                if (chunked && total > 0) gather_.push_back(asio::buffer(http::chunk_trailer));
+                wd_.arm(slot_upload, phase::upstream_send, timeouts().body, up->socket);
+                auto [wec, wn] = co_await asio::async_write(up->socket, gather_, net::token);
+                wd_.disarm(slot_upload);
+                rpos_ += r.consumed;  // the spans pointed into rbuf_: consume only after writing
+                if (wec) co_return fail(download_done_ ? failure::cancelled : failure::upstream_io);
+                stats::inc(w_.counters().bytes_from_clients, total);
+                break;
+            }
+            case http::parse_event::message_done: {
+                rpos_ += r.consumed;
+                if (chunked) {
+                    wd_.arm(slot_upload, phase::upstream_send, timeouts().body, up->socket);
+                    auto [wec, wn] = co_await asio::async_write(up->socket, asio::buffer(http::last_chunk), net::token);
+                    wd_.disarm(slot_upload);
+                    if (wec) co_return fail(download_done_ ? failure::cancelled : failure::upstream_io);
+                }
+                upload_done_ = true;
+                co_return res;
+            }
+            case http::parse_event::error:
+                rpos_ += r.consumed;
+                upload_status_ = http::status_for(p.error());
+                spdlog::debug("client {}:{}: request body refused: {}", client_ip_, client_port_,
+                              http::make_error_code(p.error()).message());
+                co_return fail(failure::request_body);
+            default:
+                rpos_ += r.consumed;
+                break;
+        }
+    }
+}
+
+net::awaitable<bool> connection::flush_to_client(download_result& d) {
+    if (cout_.empty()) co_return true;
+    wd_.arm(slot_main, phase::client_body, timeouts().body, client_socket());
+    const error_code ec = co_await tls_.write_all(cout_);
+    wd_.disarm(slot_main);
+    if (ec) {
+        spdlog::debug("client {}:{}: response write failed: {}", client_ip_, client_port_,
+                      wd_.expired(slot_main) != phase::none ? "timeout" : ec.message());
+        d.fail = failure::client_io;
+        co_return false;
+    }
+    d.head_flushed = true;
+    cout_.clear();
+    co_return true;
+}
+
+net::awaitable<download_result> connection::download(const http::request_head& h, upstream::lease& up) {
+    auto& rp = *rparser_;
+    auto& st = w_.counters();
+    rp.reset(h.method);
+    cout_.clear();
+    if (!ubuf_) ubuf_ = std::make_unique_for_overwrite<char[]>(io_buffer_size);
+    upos_ = uend_ = 0;
+    download_result d;
+    http::framing client_framing = http::framing::none;
+    bool committed = false;  // the client response head is in cout_ (or already sent)
+
+    auto finish = [&](download_result& r) {
+        download_done_ = true;
+        if (!upload_done_) {
+            // The response ended (or failed) before the request body was fully read: stop reading it;
+            // the client connection will be closed after this response.
+            error_code ec;
+            client_socket().cancel(ec);
+        }
+        r.body_bytes = rp.body_bytes();
+        return r;
+    };
+
+    for (;;) {
+        http::response_parser::result r;
+        if (upos_ == uend_) {
+            // Hand what we have to the client before waiting on the backend again.
+            if (committed && !cout_.empty() && !co_await flush_to_client(d)) co_return finish(d);
+            wd_.arm(slot_main, phase::upstream_response, response_timeout_, up->socket);
+            auto [ec, n] = co_await up->socket.async_read_some(asio::buffer(ubuf_.get(), io_buffer_size));
+            wd_.disarm(slot_main);
+            if (ec == asio::error::eof) {
+                r = rp.finish();
+            } else if (ec) {
+                if (wd_.expired(slot_main) == phase::upstream_response) {
+                    d.fail = failure::upstream_timeout;
+                    spdlog::warn("upstream {}: response timeout for {} {}", upstream_name_, h.method, h.target);
+                } else if (upload_status_ != 0 || (!upload_done_ && ec == asio::error::operation_aborted)) {
+                    d.fail = failure::cancelled;
+                } else {
+                    d.fail = failure::upstream_io;
+                    d.retryable = !rp.started() && !d.head_flushed;
+                }
+                co_return finish(d);
+            } else {
+                upos_ = 0;
+                uend_ = n;
+                r = rp.feed({ubuf_.get(), n});
+                upos_ += r.consumed;
+            }
+        } else {
+            r = rp.feed({ubuf_.get() + upos_, uend_ - upos_});
+            upos_ += r.consumed;
+        }
+
+        switch (r.event) {
+            case http::parse_event::need_more: break;
+            case http::parse_event::head_done: {
+                const http::response_head& rh = rp.head();
+                if (rh.status < 200) {
+                    if (rh.status == 101) {  // we never forward Upgrade, so a 101 is a broken backend
+                        d.fail = failure::bad_response;
+                        co_return finish(d);
+                    }
+                    break;  // other interim responses are dropped; message_done follows
+                }
+                d.status = rh.status;
+                const bool head_request = h.method == "HEAD";
+                http::client_response_context cctx;
+                if (head_request || rh.status == 204 || rh.status == 304) {
+                    client_framing = http::framing::none;
+                    if (rh.status != 204) {
+                        if (auto cl = http::find_header(rh.headers, "content-length")) {
+                            if (auto n = parse_content_length(*cl)) {  // describes the GET entity: keep it
+                                cctx.body = http::framing::content_length;
+                                cctx.content_length = *n;
+                            }
+                        }
+                    }
+                } else if (rh.body == http::framing::content_length) {
+                    client_framing = http::framing::content_length;
+                    cctx.body = client_framing;
+                    cctx.content_length = rh.content_length;
+                } else if (rh.body == http::framing::none) {
+                    client_framing = http::framing::content_length;
+                    cctx.body = client_framing;
+                    cctx.content_length = 0;
+                } else if (h.version_minor >= 1) {
+                    client_framing = http::framing::chunked;  // chunked or close-delimited upstream
+                    cctx.body = client_framing;
+                } else {
+                    client_framing = http::framing::until_close;  // HTTP/1.0 client: no chunked
+                    cctx.body = client_framing;
+                }
+                const auto limit = cfg().limits.requests_per_connection;
+                d.keep_client = h.keep_alive && !w_.draining() && upload_done_ &&
+                                client_framing != http::framing::until_close && (limit == 0 || requests_ < limit);
+                cctx.keep_alive = d.keep_client;
+                cctx.request_host = h.host;
+                own_hosts_.clear();
+                if (!h.host.empty()) {
+                    own_hosts_.push_back(h.host);
+                    const auto bare = host_without_port(h.host);
+                    if (bare.size() != h.host.size()) own_hosts_.push_back(bare);
+                }
+                for (const auto& oh : snap_->listeners[listener_].own_hosts) own_hosts_.push_back(oh);
+                cctx.own_hosts = own_hosts_;
+                const auto rw = http::write_client_response(rh, cctx, cout_);
+                if (rw.location_rewritten) {
+                    stats::inc(st.location_rewrites);
+                    spdlog::info("rewrote plaintext Location to https for {} {} (listener {})", h.method, h.target,
+                                 listener_cfg().name);
+                }
+                if (rw.plaintext_location) {
+                    stats::inc(st.plaintext_locations);
+                    spdlog::warn("upstream sent a plaintext http:// Location to a foreign host for {} {}", h.method,
+                                 h.target);
+                }
+                committed = true;
+                break;
+            }
+            case http::parse_event::body: {
+                std::size_t total = 0;
+                for (const auto& s : rp.body_spans()) total += s.size();
+                append_body(cout_, rp.body_spans(), client_framing == http::framing::chunked);
+                stats::inc(st.bytes_to_clients, total);
+                if (cout_.size() >= io_buffer_size && !co_await flush_to_client(d)) co_return finish(d);
+                break;
+            }
+            case http::parse_event::message_done: {
+                if (rp.head().status < 200) {
+                    rp.next_response();
+                    break;
+                }
+                if (client_framing == http::framing::chunked) cout_ += http::last_chunk;
+                if (!co_await flush_to_client(d)) co_return finish(d);
+                d.complete = true;
+                d.head_flushed = true;
+                d.upstream_reusable = rp.head().keep_alive && upos_ == uend_;
+                co_return finish(d);
+            }
+            case http::parse_event::error: {
+                spdlog::warn("upstream {} sent a bad response to {} {}: {} ({})", upstream_name_, h.method, h.target, http::make_error_code(rp.error()).message(), rp.error_reason());
+                d.fail = rp.started() ? failure::bad_response : failure::upstream_io;
+                d.retryable = !rp.started() && !d.head_flushed;
+                if (!d.head_flushed) cout_.clear();
+                co_return finish(d);
+            }
+        }
+    }
+}
+
+net::awaitable<bool> connection::local_reply(const http::request_head* h, std::uint16_t status, bool close) {
+    close = close || w_.draining();
+    cout_.clear();
+    http::write_local_response(status, close, cout_);
+    wd_.arm(slot_main, phase::client_body, timeouts().body, client_socket());
+    const error_code ec = co_await tls_.write_all(cout_);
+    wd_.disarm(slot_main);
+    cout_.clear();
+    log_access(h, status, 0, upstream_ms_);
+    co_return !ec && !close;
+}
+
+void connection::log_access(const http::request_head* h, std::uint16_t status, std::uint64_t bytes, double upstream_ms) {
+    auto& st = w_.counters();
+    if (status >= 100 && status < 600) stats::inc(st.responses[status / 100]);
+    spdlog::logger* log = w_.access_log();
+    if (log == nullptr) return;
+    const double total_ms = std::chrono::duration<double, std::milli>(clock::now() - request_start_).count();
+    if (h != nullptr) {
+        log->info("{} \"{} {} HTTP/{}.{}\" {} {} rt={:.3f} ut={:.3f} {} {} listener={}", client_ip_, h->method,
+                  h->target, h->version_major, h->version_minor, status, bytes, total_ms / 1000.0,
+                  upstream_ms / 1000.0, tls_version_, tls_cipher_, listener_cfg().name);
+    } else {
+        log->info("{} \"-\" {} 0 rt={:.3f} ut=0.000 {} {} listener={}", client_ip_, status, total_ms / 1000.0,
+                  tls_version_, tls_cipher_, listener_cfg().name);
+    }
+}
+
+}  // namespace
+
+net::awaitable<void> serve(net::tcp_socket socket, std::shared_ptr<const snapshot::snapshot> snap, std::size_t listener,
+                           worker_context& worker) {
+    auto& st = worker.counters();
+    stats::inc(st.connections_active);
+    struct active_guard {
+        stats& s;
+        ~active_guard() { stats::dec(s.connections_active); }
+    } guard{st};
+    connection c(std::move(socket), std::move(snap), listener, worker);
+    co_await c.run();
+}
+
+}  // namespace atsgate::downstream

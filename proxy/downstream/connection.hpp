@@ -1,0 +1,22 @@
+#pragma once
+// The per-connection coroutine: TLS handshake (with the ATS gate) -> HTTP/1.1 codec -> router ->
+// upstream exchange -> response, looping over keep-alive requests until the client closes, a limit
+// is reached, an error forces a close, or the worker drains.
+
+#include "proxy/downstream/worker_context.hpp"
+#include "proxy/net/asio.hpp"
+#include "proxy/snapshot/snapshot.hpp"
+
+#include <cstddef>
+#include <memory>
+
+namespace atsgate::downstream {
+
+// Serves one accepted client connection to completion. `snap` is pinned for the connection's whole
+// life; `listener` indexes snap->cfg.listeners. Runs on the accepting worker's thread and never
+// leaves it; owns the socket, TLS state, buffers, codec and at most one upstream lease; never
+// throws (errors are values, logged and counted).
+net::awaitable<void> serve(net::tcp_socket socket, std::shared_ptr<const snapshot::snapshot> snap, std::size_t listener,
+                           worker_context& worker);
+
+}  // namespace atsgate::downstream

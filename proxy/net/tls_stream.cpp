@@ -1,0 +1,142 @@
+#include "proxy/net/tls_stream.hpp"
+
+#include "proxy/net/errc.hpp"
+
+#include <openssl/err.h>
+
+#include <cerrno>
+
+namespace atsgate::net {
+
+tls_stream::tls_stream(tcp_socket&& socket, SSL_CTX& ctx, role r) noexcept : socket_(std::move(socket)) {
+    error_code ec;
+    socket_.non_blocking(true, ec);
+    if (ec) return;
+    ssl_ = ossl::own(SSL_new(&ctx));
+    if (!ssl_ || SSL_set_fd(ssl_.get(), socket_.native_handle()) != 1) {
+        ssl_error_ = ossl::drain_errors();
+        ssl_.reset();
+        return;
+    }
+    if (r == role::server)
+        SSL_set_accept_state(ssl_.get());
+    else
+        SSL_set_connect_state(ssl_.get());
+}
+
+tls_stream::next tls_stream::classify(int ret, error_code& ec, bool handshaking) noexcept {
+    const int err = SSL_get_error(ssl_.get(), ret);
+    switch (err) {
+        case SSL_ERROR_WANT_READ: return next::want_read;
+        case SSL_ERROR_WANT_WRITE: return next::want_write;
+        case SSL_ERROR_ZERO_RETURN:  // close_notify received
+            ec = asio::error::eof;
+            return next::failed;
+        case SSL_ERROR_SYSCALL: {
+            const int e = errno;
+            broken_ = true;
+            ssl_error_ = ossl::drain_errors();
+            ec = e != 0 ? error_code(e, boost::system::system_category()) : error_code(errc::truncated);
+            return next::failed;
+        }
+        default: {  // SSL_ERROR_SSL and anything unexpected
+            broken_ = true;
+            const unsigned long first = ERR_peek_error();
+            ssl_reason_ = ERR_GET_REASON(first);
+            ssl_error_ = ossl::drain_errors();
+            if (ssl_reason_ == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+                ec = errc::truncated;
+            else
+                ec = handshaking ? errc::tls_handshake_failed : errc::tls_protocol_error;
+            return next::failed;
+        }
+    }
+}
+
+awaitable<error_code> tls_stream::handshake() {
+    if (!ssl_) co_return errc::tls_resource;
+    for (;;) {
+        const int r = SSL_do_handshake(ssl_.get());
+        if (r == 1) co_return error_code{};
+        error_code ec;
+        switch (classify(r, ec, true)) {
+            case next::done: co_return error_code{};
+            case next::want_read: {
+                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read);
+                if (wec) co_return wec;
+                break;
+            }
+            case next::want_write: {
+                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write);
+                if (wec) co_return wec;
+                break;
+            }
+            case next::failed: co_return ec;
+        }
+    }
+}
+
+awaitable<std::tuple<error_code, std::size_t>> tls_stream::read_some(std::span<char> into) {
+    if (!ssl_) co_return std::tuple{error_code(errc::tls_resource), std::size_t{0}};
+    for (;;) {
+        std::size_t n = 0;
+        const int r = SSL_read_ex(ssl_.get(), into.data(), into.size(), &n);
+        if (r == 1) co_return std::tuple{error_code{}, n};
+        error_code ec;
+        switch (classify(r, ec, false)) {
+            case next::done: co_return std::tuple{error_code{}, n};
+            case next::want_read: {
+                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read);
+                if (wec) co_return std::tuple{wec, std::size_t{0}};
+                break;
+            }
+            case next::want_write: {
+                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write);
+                if (wec) co_return std::tuple{wec, std::size_t{0}};
+                break;
+            }
+            case next::failed: co_return std::tuple{ec, std::size_t{0}};
+        }
+    }
+}
+
+awaitable<error_code> tls_stream::write_all(std::span<const char> data) {
+    if (!ssl_) co_return errc::tls_resource;
+    while (!data.empty()) {
+        std::size_t n = 0;
+        const int r = SSL_write_ex(ssl_.get(), data.data(), data.size(), &n);
+        if (r == 1) {
+            data = data.subspan(n);
+            continue;
+        }
+        error_code ec;
+        switch (classify(r, ec, false)) {
+            case next::done: break;
+            case next::want_read: {
+                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read);
+                if (wec) co_return wec;
+                break;
+            }
+            case next::want_write: {
+                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write);
+                if (wec) co_return wec;
+                break;
+            }
+            case next::failed: co_return ec;
+        }
+    }
+    co_return error_code{};
+}
+
+void tls_stream::close() noexcept {
+    if (ssl_ && !broken_ && SSL_is_init_finished(ssl_.get())) {
+        // One non-blocking attempt at close_notify; we do not wait for the peer's (RFC 8446 section 6.1
+        // allows closing after sending ours).
+        if (SSL_shutdown(ssl_.get()) < 0) ERR_clear_error();
+    }
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+}
+
+}  // namespace atsgate::net

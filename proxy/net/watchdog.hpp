@@ -1,0 +1,64 @@
+#pragma once
+// One timer per connection guarding every wait (STYLE.md §3: every wait has a deadline; Boost 1.81
+// has no cancel_after). Each concurrent activity of the connection owns a slot; before a wait it
+// arms its slot with (phase, duration, socket). When a slot's deadline passes, the watchdog records
+// the phase and cancels that slot's socket, so the pending operation completes with
+// operation_aborted and its owner checks expired() to tell a timeout from other cancellations.
+//
+// run() is awaited in parallel with the connection's session (awaitable operator ||), so it lives
+// in the connection's frame and ends when the session ends. Arming later deadlines is free (the
+// timer wakes at the old time and re-arms); arming an earlier one re-schedules the timer.
+
+#include "proxy/net/asio.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+
+namespace atsgate::net {
+
+enum class phase : std::uint8_t {
+    none,
+    handshake,         // TLS handshake with the client
+    request_header,    // waiting for the rest of a request head
+    keepalive,         // idle between requests
+    client_body,       // reading a request body / writing a response to the client
+    upstream_connect,  // TCP connect to the backend
+    upstream_send,     // writing the request to the backend
+    upstream_response, // waiting for response bytes from the backend
+    drain,             // graceful shutdown deadline
+};
+const char* to_string(phase p) noexcept;
+
+class watchdog {
+public:
+    static constexpr std::size_t slots = 2;  // 0: main flow / response, 1: request body upload
+    using clock = std::chrono::steady_clock;
+
+    explicit watchdog(const asio::any_io_executor& ex) : timer_(ex) {}
+
+    // Guards the next wait of `slot`: if it has not been disarmed within `d`, `target` is cancelled.
+    void arm(std::size_t slot, phase p, clock::duration d, tcp_socket& target) noexcept;
+    void disarm(std::size_t slot) noexcept;
+
+    // The phase whose deadline expired in `slot` since the last arm(), or phase::none.
+    phase expired(std::size_t slot) const noexcept { return slots_[slot].fired; }
+
+    // Runs until cancelled (by the || operator when the session completes).
+    awaitable<void> run();
+
+private:
+    struct slot_state {
+        clock::time_point at = clock::time_point::max();
+        phase what = phase::none;
+        phase fired = phase::none;
+        tcp_socket* target = nullptr;
+    };
+    clock::time_point earliest() const noexcept;
+
+    steady_timer timer_;
+    std::array<slot_state, slots> slots_{};
+    clock::time_point scheduled_ = clock::time_point::max();  // when timer_ is due to wake
+};
+
+}  // namespace atsgate::net

@@ -1,0 +1,106 @@
+#include "proxy/server/metrics.hpp"
+
+#include "tls/handshake_gate.hpp"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+
+namespace atsgate::server {
+
+namespace {
+using downstream::stats;
+using counter_of = std::function<const stats::counter&(const stats&)>;
+
+std::uint64_t sum(const std::vector<const stats*>& ws, const counter_of& f) {
+    std::uint64_t n = 0;
+    for (const stats* s : ws) n += stats::get(f(*s));
+    return n;
+}
+
+void metric(std::string& out, const char* name, const char* type, const char* help, std::uint64_t value) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+}  // namespace
+
+std::string render_metrics(const std::vector<const stats*>& ws) {
+    std::string out;
+    out.reserve(4096);
+    metric(out, "atsgate_connections_accepted_total", "counter", "Client TCP connections accepted.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.connections_accepted; }));
+    metric(out, "atsgate_connections_active", "gauge", "Client connections open now.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.connections_active; }));
+    metric(out, "atsgate_handshakes_total", "counter", "Completed TLS handshakes.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.handshakes; }));
+    metric(out, "atsgate_handshakes_resumed_total", "counter", "Completed TLS handshakes that resumed a session.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.resumed_handshakes; }));
+
+    out += "# HELP atsgate_handshake_refused_total TLS handshakes refused, by ATS reason.\n";
+    out += "# TYPE atsgate_handshake_refused_total counter\n";
+    for (std::size_t r = 1; r < tls::refusal_count; ++r) {
+        out += "atsgate_handshake_refused_total{reason=\"";
+        out += tls::to_string(static_cast<tls::refusal>(r));
+        out += "\"} ";
+        out += std::to_string(sum(ws, [r](const stats& s) -> const stats::counter& { return s.refused[r]; }));
+        out += '\n';
+    }
+    metric(out, "atsgate_requests_total", "counter", "Request heads received.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.requests; }));
+    out += "# HELP atsgate_responses_total Responses sent to clients, by status class.\n";
+    out += "# TYPE atsgate_responses_total counter\n";
+    for (std::size_t c = 1; c <= 5; ++c) {
+        out += "atsgate_responses_total{class=\"" + std::to_string(c) + "xx\"} ";
+        out += std::to_string(sum(ws, [c](const stats& s) -> const stats::counter& { return s.responses[c]; }));
+        out += '\n';
+    }
+    metric(out, "atsgate_bad_requests_total", "counter", "Requests refused by the HTTP codec (400/405/413/431/505).",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.bad_requests; }));
+    metric(out, "atsgate_upstream_connect_errors_total", "counter", "Failed connects or sends to upstreams.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_connect_errors; }));
+    metric(out, "atsgate_upstream_timeouts_total", "counter", "Upstream connect, send or response timeouts.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_timeouts; }));
+    metric(out, "atsgate_upstream_bad_responses_total", "counter", "Malformed upstream responses.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_bad_responses; }));
+    metric(out, "atsgate_upstream_retries_total", "counter", "Requests re-sent after a stale pooled connection.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_retries; }));
+    metric(out, "atsgate_client_aborts_total", "counter", "Exchanges ended because the client went away.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.client_aborts; }));
+    metric(out, "atsgate_location_rewrites_total", "counter", "Plaintext http:// Location headers rewritten to https://.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.location_rewrites; }));
+    metric(out, "atsgate_plaintext_locations_total", "counter", "http:// Location headers to foreign hosts (not rewritten).",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.plaintext_locations; }));
+    metric(out, "atsgate_request_body_bytes_total", "counter", "Request body bytes forwarded upstream.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.bytes_from_clients; }));
+    metric(out, "atsgate_response_body_bytes_total", "counter", "Response body bytes forwarded to clients.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.bytes_to_clients; }));
+    return out;
+}
+
+std::string render_summary(const std::vector<const stats*>& ws) {
+    std::string out = "connections=" +
+                      std::to_string(sum(ws, [](const stats& s) -> const stats::counter& { return s.connections_accepted; })) +
+                      " handshakes=" + std::to_string(sum(ws, [](const stats& s) -> const stats::counter& { return s.handshakes; })) +
+                      " requests=" + std::to_string(sum(ws, [](const stats& s) -> const stats::counter& { return s.requests; })) +
+                      " refused:";
+    for (std::size_t r = 1; r < tls::refusal_count; ++r) {
+        out += ' ';
+        out += tls::to_string(static_cast<tls::refusal>(r));
+        out += '=';
+        out += std::to_string(sum(ws, [r](const stats& s) -> const stats::counter& { return s.refused[r]; }));
+    }
+    return out;
+}
+
+}  // namespace atsgate::server

@@ -1,0 +1,16 @@
+#pragma once
+// Prometheus text exposition of the workers' counters (GET /metrics on the admin endpoint) and
+// the one-line summary printed at shutdown.
+
+#include "proxy/downstream/stats.hpp"
+
+#include <string>
+#include <vector>
+
+namespace atsgate::server {
+
+// Sums the given per-worker stats. Reads atomics; safe from any thread.
+std::string render_metrics(const std::vector<const downstream::stats*>& workers);
+std::string render_summary(const std::vector<const downstream::stats*>& workers);
+
+}  // namespace atsgate::server

@@ -1,0 +1,215 @@
+#include "tls/handshake_gate.hpp"
+
+#include <openssl/err.h>
+#include <openssl/tls1.h>
+
+#include <cstring>
+
+namespace atsgate::tls {
+
+namespace {
+
+constexpr std::uint8_t alert_handshake_failure = 40;  // RFC 8446 section 6.2
+constexpr std::uint8_t alert_protocol_version = 70;
+
+constexpr unsigned ext_server_name = 0;
+constexpr unsigned ext_supported_groups = 10;
+constexpr unsigned ext_extended_master_secret = 23;  // RFC 7627
+constexpr unsigned ext_supported_versions = 43;      // RFC 8446 section 4.2.1
+
+// GREASE values (RFC 8701) look like 0x?A?A with equal bytes.
+constexpr bool is_grease(std::uint16_t v) noexcept {
+    return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff);
+}
+
+constexpr std::uint16_t be16(const unsigned char* p) noexcept {
+    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
+
+template <std::size_t N>
+bool contains(const std::array<std::uint16_t, N>& a, std::uint8_t n, std::uint16_t v) noexcept {
+    for (std::uint8_t i = 0; i < n; ++i)
+        if (a[i] == v) return true;
+    return false;
+}
+
+// Ex-data indexes, created once per process on first use (thread-safe static init).
+void free_policy(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+    delete static_cast<gate_policy*>(ptr);
+}
+
+int ctx_policy_index() noexcept {
+    static const int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_policy);
+    return idx;
+}
+
+int ssl_record_index() noexcept {
+    static const int idx = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return idx;
+}
+
+int client_hello_cb(SSL* ssl, int* alert, void* arg) {
+    const auto& policy = *static_cast<const gate_policy*>(arg);
+    auto* rec = static_cast<handshake_record*>(SSL_get_ex_data(ssl, ssl_record_index()));
+
+    client_hello_facts facts = extract_client_hello(ssl, policy);
+    const gate_decision d = decide(facts, policy);
+    if (rec != nullptr) {
+        rec->hello = facts;
+        rec->hello_seen = true;
+        rec->reason = d.reason;
+    }
+    if (d.reason == refusal::none) return SSL_CLIENT_HELLO_SUCCESS;
+    *alert = d.alert;
+    return SSL_CLIENT_HELLO_ERROR;
+}
+
+}  // namespace
+
+std::string_view to_string(refusal r) noexcept {
+    switch (r) {
+        case refusal::none: return "none";
+        case refusal::protocol_version: return "protocol_version";
+        case refusal::no_pfs_suite: return "no_pfs_suite";
+        case refusal::no_ems: return "no_ems";
+        case refusal::no_shared_group: return "no_shared_group";
+        case refusal::other: return "other";
+    }
+    return "other";
+}
+
+gate_decision decide(const client_hello_facts& hello, const gate_policy& policy) noexcept {
+    // Version negotiation as OpenSSL does it: the highest version both sides allow.
+    const bool tls13 = policy.allow_tls13 && hello.offers_tls13;
+    const bool tls12 = !tls13 && policy.allow_tls12 && hello.offers_tls12;
+    if (!tls13 && !tls12) return {refusal::protocol_version, alert_protocol_version};
+
+    if (tls13) {
+        if (!hello.shared_tls13_suite) return {refusal::no_pfs_suite, alert_handshake_failure};
+        // TLS 1.3 requires supported_groups (RFC 8446 section 9.2); absent or disjoint: no key exchange.
+        if (!hello.groups_ext || !hello.shared_group) return {refusal::no_shared_group, alert_handshake_failure};
+        return {};
+    }
+
+    if (!hello.shared_tls12_suite) return {refusal::no_pfs_suite, alert_handshake_failure};
+    // Without supported_groups a TLS 1.2 client accepts any curve (RFC 8422 section 4); with it, one must match.
+    if (hello.groups_ext && !hello.shared_group) return {refusal::no_shared_group, alert_handshake_failure};
+    // RFC 7627 section 5.2: a server that requires EMS aborts a handshake without it with handshake_failure.
+    if (!hello.ems) return {refusal::no_ems, alert_handshake_failure};
+    return {};
+}
+
+client_hello_facts extract_client_hello(SSL* ssl, const gate_policy& policy) noexcept {
+    client_hello_facts f;
+    if (SSL_client_hello_isv2(ssl) != 0) {
+        // SSLv2-format hello: only ever sent by clients that also speak SSLv3/TLS 1.0.
+        f.legacy_version = static_cast<std::uint16_t>(SSL_client_hello_get0_legacy_version(ssl));
+        f.max_version = f.legacy_version;
+        return f;
+    }
+    f.legacy_version = static_cast<std::uint16_t>(SSL_client_hello_get0_legacy_version(ssl));
+
+    const unsigned char* p = nullptr;
+    std::size_t len = 0;
+
+    // Versions.
+    if (SSL_client_hello_get0_ext(ssl, ext_supported_versions, &p, &len) == 1 && len >= 1) {
+        f.supported_versions_ext = true;
+        std::size_t n = p[0];  // uint8 length, then uint16 versions
+        if (n > len - 1) n = len - 1;
+        for (std::size_t i = 0; i + 1 < n; i += 2) {
+            const std::uint16_t v = be16(p + 1 + i);
+            if (is_grease(v)) continue;
+            if (v == TLS1_3_VERSION) f.offers_tls13 = true;
+            if (v == TLS1_2_VERSION) f.offers_tls12 = true;
+            if (v > f.max_version && v <= TLS1_3_VERSION) f.max_version = v;
+        }
+    } else {
+        f.max_version = f.legacy_version;
+        f.offers_tls12 = f.legacy_version >= TLS1_2_VERSION;
+    }
+
+    // Cipher suites.
+    len = SSL_client_hello_get0_ciphers(ssl, &p);
+    f.suite_count = static_cast<std::uint16_t>(len / 2);
+    for (std::size_t i = 0; i + 1 < len; i += 2) {
+        const std::uint16_t s = be16(p + i);
+        if (!f.shared_tls12_suite && contains(policy.tls12_suites, policy.tls12_suite_count, s))
+            f.shared_tls12_suite = true;
+        if (!f.shared_tls13_suite && contains(policy.tls13_suites, policy.tls13_suite_count, s))
+            f.shared_tls13_suite = true;
+    }
+
+    // Groups.
+    if (SSL_client_hello_get0_ext(ssl, ext_supported_groups, &p, &len) == 1) {
+        f.groups_ext = true;  // present; an empty or truncated list shares nothing
+        std::size_t n = len >= 2 ? be16(p) : 0;  // uint16 length, then uint16 groups
+        if (len < 2 || n > len - 2) n = len >= 2 ? len - 2 : 0;
+        for (std::size_t i = 0; i + 1 < n; i += 2) {
+            if (contains(policy.groups, policy.group_count, be16(p + 2 + i))) {
+                f.shared_group = true;
+                break;
+            }
+        }
+    }
+
+    // Extended master secret: presence is all that matters (the extension is empty).
+    f.ems = SSL_client_hello_get0_ext(ssl, ext_extended_master_secret, &p, &len) == 1;
+
+    // SNI: server_name_list<2> { name_type<1> = host_name(0), HostName<2> }.
+    if (SSL_client_hello_get0_ext(ssl, ext_server_name, &p, &len) == 1 && len >= 5 && p[2] == 0) {
+        std::size_t n = be16(p + 3);
+        if (n > len - 5) n = len - 5;
+        if (n > f.sni.size() - 1) n = f.sni.size() - 1;
+        for (std::size_t i = 0; i < n; ++i) {
+            const unsigned char c = p[5 + i];
+            // Keep it printable: this ends up in logs.
+            f.sni[i] = (c >= 0x21 && c < 0x7f) ? static_cast<char>(c) : '?';
+        }
+        f.sni[n] = '\0';
+    }
+    return f;
+}
+
+void set_handshake_record(SSL* ssl, handshake_record* rec) noexcept {
+    SSL_set_ex_data(ssl, ssl_record_index(), rec);
+}
+
+bool install_gate(SSL_CTX* ctx, const gate_policy& policy) noexcept {
+    const int idx = ctx_policy_index();
+    if (idx < 0) return false;
+    auto* copy = new (std::nothrow) gate_policy(policy);
+    if (copy == nullptr) return false;
+    if (SSL_CTX_set_ex_data(ctx, idx, copy) != 1) {
+        delete copy;
+        ERR_clear_error();
+        return false;
+    }
+    SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, copy);
+    return true;
+}
+
+const gate_policy* installed_gate(const SSL_CTX* ctx) noexcept {
+    return static_cast<const gate_policy*>(SSL_CTX_get_ex_data(ctx, ctx_policy_index()));
+}
+
+refusal classify_failure(const handshake_record& rec, int openssl_reason) noexcept {
+    if (rec.reason != refusal::none) return rec.reason;
+    switch (openssl_reason) {
+        case SSL_R_UNSUPPORTED_PROTOCOL:
+        case SSL_R_VERSION_TOO_LOW:
+        case SSL_R_WRONG_VERSION_NUMBER:
+            return refusal::protocol_version;
+        case SSL_R_NO_SHARED_CIPHER:
+            return refusal::no_pfs_suite;
+        case SSL_R_NO_SUITABLE_KEY_SHARE:
+        case SSL_R_NO_SHARED_GROUPS:
+            return refusal::no_shared_group;
+        case SSL_R_INCONSISTENT_EXTMS:
+            return refusal::no_ems;
+        default:
+            return refusal::other;
+    }
+}
+
+}  // namespace atsgate::tls

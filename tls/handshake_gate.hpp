@@ -1,0 +1,95 @@
+#pragma once
+// The handshake gate: decides, right after the ClientHello and before any server flight, whether a
+// client will get an ATS-compliant session, and refuses it otherwise with the right alert.
+//
+// Why a gate at all: OpenSSL offers no "require Extended Master Secret" switch for servers — a TLS
+// 1.2 client without EMS would otherwise complete a handshake that Apple's ATS forbids (RFC 7627
+// section 5.2 lets the server abort; OpenSSL never does). The gate runs in OpenSSL's ClientHello
+// callback (SSL_CTX_set_client_hello_cb), which sees the raw offer before version negotiation, so it
+// also classifies every other refusal precisely (protocol_version, no_pfs_suite, no_shared_group).
+//
+// decide() is pure and allocation-free; extract_client_hello() is the only part touching OpenSSL.
+
+#include <openssl/ssl.h>
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace atsgate::tls {
+
+// Why a handshake was refused. Stable names (logs, metrics labels).
+enum class refusal : std::uint8_t {
+    none = 0,          // accepted by the gate
+    protocol_version,  // no TLS 1.2 / 1.3 in common (TLS 1.0/1.1, SSLv3 clients)
+    no_pfs_suite,      // no forward-secret suite in common (RSA kx, DHE, CBC-only on 1.3 ...)
+    no_ems,            // TLS 1.2 ClientHello without the extended_master_secret extension
+    no_shared_group,   // no X25519 / P-256 / P-384 in common
+    other,             // anything else: malformed hello, client abort, timeout, certificate refused ...
+};
+inline constexpr std::size_t refusal_count = 6;
+std::string_view to_string(refusal r) noexcept;
+
+// What the listener allows, as IANA code points. Built once per context (see server_context).
+struct gate_policy {
+    bool allow_tls12 = true;
+    bool allow_tls13 = true;
+    // Suites usable with this listener's certificate key (TLS 1.2 suites filtered by key type).
+    std::array<std::uint16_t, 24> tls12_suites{};
+    std::uint8_t tls12_suite_count = 0;
+    std::array<std::uint16_t, 4> tls13_suites{};
+    std::uint8_t tls13_suite_count = 0;
+    std::array<std::uint16_t, 4> groups{};
+    std::uint8_t group_count = 0;
+};
+
+// The parts of a ClientHello the gate needs. Fixed size; filled without allocation.
+struct client_hello_facts {
+    std::uint16_t legacy_version = 0;     // ClientHello.legacy_version (0x0303 for TLS 1.2+)
+    std::uint16_t max_version = 0;        // highest version offered (supported_versions, else legacy), GREASE ignored
+    bool supported_versions_ext = false;  // supported_versions extension present
+    bool offers_tls12 = false;
+    bool offers_tls13 = false;
+    std::uint16_t suite_count = 0;        // cipher suites offered (GREASE and SCSVs included)
+    bool shared_tls12_suite = false;      // at least one offered suite is in policy.tls12_suites
+    bool shared_tls13_suite = false;
+    bool groups_ext = false;              // supported_groups present
+    bool shared_group = false;            // ... and at least one offered group is in policy.groups
+    bool ems = false;                     // extended_master_secret extension present
+    std::array<char, 64> sni{};           // server_name host (truncated, NUL-terminated), "" if absent
+};
+
+struct gate_decision {
+    refusal reason = refusal::none;
+    std::uint8_t alert = 0;  // TLS alert to send when refused: protocol_version(70) or handshake_failure(40)
+};
+
+// Pure: which version would be negotiated and whether the offer meets ATS. Checks in order:
+// protocol_version, no_pfs_suite, no_shared_group, no_ems (TLS 1.2 only).
+gate_decision decide(const client_hello_facts& hello, const gate_policy& policy) noexcept;
+
+// Reads the facts from the ClientHello being processed (only valid inside the ClientHello callback).
+client_hello_facts extract_client_hello(SSL* ssl, const gate_policy& policy) noexcept;
+
+// Per-connection record the gate fills in; the connection owns it and registers it with
+// set_handshake_record() before the handshake. Optional: without it the gate still refuses.
+struct handshake_record {
+    client_hello_facts hello;
+    bool hello_seen = false;
+    refusal reason = refusal::none;  // gate refusal, or none if the gate accepted / did not run
+};
+
+// Attaches `rec` (owned by the caller, must outlive the handshake) to `ssl`.
+void set_handshake_record(SSL* ssl, handshake_record* rec) noexcept;
+
+// Installs the gate on `ctx` with its own copy of `policy` (freed with the context).
+// Returns false (OpenSSL errors drained) if ex-data could not be allocated.
+bool install_gate(SSL_CTX* ctx, const gate_policy& policy) noexcept;
+// The policy installed on ctx, or null when no gate is installed (used by the audit).
+const gate_policy* installed_gate(const SSL_CTX* ctx) noexcept;
+
+// Classifies a failed handshake that the gate did not refuse, from OpenSSL's error reason code
+// (ERR_GET_REASON of the first queued error, 0 if none) and the recorded hello.
+refusal classify_failure(const handshake_record& rec, int openssl_reason) noexcept;
+
+}  // namespace atsgate::tls
