@@ -34,6 +34,8 @@ struct cert_facts {
     std::vector<std::string> san_ip;   // subjectAltName iPAddress entries, textual
     bool has_eku = false;              // extendedKeyUsage present
     bool eku_server_auth = false;      // ... and contains id-kp-serverAuth (anyExtendedKeyUsage does not count)
+    std::vector<std::string> eku;      // the EKU purposes present: OpenSSL short names ("serverAuth",
+                                       // "clientAuth", "anyExtendedKeyUsage") or dotted OIDs
 };
 
 // Facts about a served chain and how it verifies.
@@ -48,6 +50,8 @@ struct chain_facts {
     std::optional<bool> key_matches;   // private key matches the leaf; nullopt: no key (probe)
     std::optional<bool> hostname_matches;  // server_name in SAN (RFC 6125, no CN fallback); nullopt: no name
     std::string hostname;              // the name hostname_matches refers to
+    std::string verify_error_subject;  // subject (RFC 2253) of the certificate at verify_error_depth
+    std::string missing_issuer;        // when missing_intermediate: the issuer name (RFC 2253) not found
 };
 
 // Extracts facts from one certificate. Never fails: unknown parts stay at their defaults.
