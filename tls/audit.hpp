@@ -42,6 +42,7 @@ struct endpoint_facts {
     std::string context_error;             // why it could not be built (OpenSSL reason)
     std::optional<chain_facts> chain;      // nullopt: certificates could not be loaded
     std::string chain_error;               // why not
+    std::string kind = "listener";         // heading word in render_text: "listener", "probe", ...
 };
 
 struct finding {
@@ -56,6 +57,14 @@ struct finding {
 
 struct report {
     std::vector<finding> findings;  // endpoint order, then rules table order, then chain order
+    // The audited endpoints in order (kind, name, address), for render_text's block headings.
+    // Findings whose endpoint is not listed here get a heading from their name alone.
+    struct endpoint_heading {
+        std::string kind;
+        std::string name;
+        std::string address;
+    };
+    std::vector<endpoint_heading> endpoints;
     bool any(status s) const noexcept;
     std::size_t count(status s) const noexcept;
 };

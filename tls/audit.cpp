@@ -1,0 +1,731 @@
+#include "tls/audit.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+// Pure: no clock, no I/O, no OpenSSL calls. Only the TLS version constants come from OpenSSL's
+// headers (via cert_facts.hpp -> ossl.hpp).
+
+namespace atsgate::tls {
+namespace {
+
+constexpr std::int64_t day = 86400;
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+    std::int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+// "2026-05-01" for unix seconds (UTC); proleptic Gregorian (H. Hinnant's days_from_civil inverse).
+std::string date_of(std::int64_t unix_seconds) {
+    std::int64_t z = floor_div(unix_seconds, day) + 719468;
+    std::int64_t era = floor_div(z, 146097);
+    std::int64_t doe = z - era * 146097;
+    std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    std::int64_t y = yoe + era * 400;
+    std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    std::int64_t mp = (5 * doy + 2) / 153;
+    std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) ++y;
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d", static_cast<long long>(y), static_cast<int>(m),
+                  static_cast<int>(d));
+    return buf;
+}
+
+// "3 days", "1 day", "less than a day" for a non-negative span in seconds (whole days, rounded down).
+std::string days_phrase(std::int64_t seconds) {
+    std::int64_t n = seconds / day;
+    if (n <= 0) return "less than a day";
+    return std::to_string(n) + (n == 1 ? " day" : " days");
+}
+
+std::string version_name(int v) {
+    switch (v) {
+        case SSL3_VERSION: return "SSL 3.0";
+        case TLS1_VERSION: return "TLS 1.0";
+        case TLS1_1_VERSION: return "TLS 1.1";
+        case TLS1_2_VERSION: return "TLS 1.2";
+        case TLS1_3_VERSION: return "TLS 1.3";
+        default: break;
+    }
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%04x", static_cast<unsigned>(v));
+    return buf;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
+    std::string out;
+    for (const auto& s : items) {
+        if (!out.empty()) out += sep;
+        out += s;
+    }
+    return out;
+}
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// "DNS:a, DNS:b, IP:10.0.0.1", capped so the evidence stays one readable line.
+std::string san_list(const cert_facts& c) {
+    constexpr std::size_t max_shown = 8;
+    std::vector<std::string> all;
+    for (const auto& d : c.san_dns) all.push_back("DNS:" + d);
+    for (const auto& ip : c.san_ip) all.push_back("IP:" + ip);
+    if (all.size() <= max_shown) return join(all);
+    std::size_t more = all.size() - max_shown;
+    all.resize(max_shown);
+    return join(all) + " (+" + std::to_string(more) + " more)";
+}
+
+bool has_san(const cert_facts& c) { return !c.san_dns.empty() || !c.san_ip.empty(); }
+
+// The name to show for a certificate: its CN, else its whole subject.
+std::string short_name(const cert_facts& c) {
+    if (!c.common_name.empty()) return c.common_name;
+    return c.subject.empty() ? std::string("(no subject)") : c.subject;
+}
+
+bool is_root(const cert_facts& c) { return c.self_signed && c.is_ca; }
+
+struct cert_ref {
+    const cert_facts* facts;
+    std::string role;  // "leaf", "intermediate", "root"
+    bool served;
+};
+
+// Served certificates in chain order, then the anchor when it was not served itself.
+std::vector<cert_ref> chain_certs(const chain_facts& ch, bool include_anchor) {
+    std::vector<cert_ref> out;
+    for (std::size_t i = 0; i < ch.served.size(); ++i) {
+        const auto& c = ch.served[i];
+        out.push_back({&c, i == 0 ? "leaf" : is_root(c) ? "root" : "intermediate", true});
+    }
+    if (include_anchor && ch.anchor) {
+        bool already = std::any_of(ch.served.begin(), ch.served.end(), [&](const cert_facts& c) {
+            return !c.sha256_fingerprint.empty() && c.sha256_fingerprint == ch.anchor->sha256_fingerprint;
+        });
+        if (!already) out.push_back({&*ch.anchor, "root", false});
+    }
+    return out;
+}
+
+class emitter {
+public:
+    emitter(const endpoint_facts& ep, report& r) : ep_(ep), r_(r) {}
+
+    void add(rule_id id, status s, std::string subject, std::string evidence, std::string remediation = {}) {
+        const rule& rl = rule_for(id);
+        finding f;
+        f.endpoint = ep_.name;
+        f.rule = id;
+        f.code = rl.code;
+        f.result = s;
+        f.subject = std::move(subject);
+        f.evidence = std::move(evidence);
+        // PASS and INFO need no action; UNKNOWN needs the facts first, not the rule's fix.
+        if (s == status::unknown && remediation.empty())
+            f.remediation = "resolve the problem shown as evidence, then audit again";
+        else if (s == status::warn || s == status::fail || s == status::unknown)
+            f.remediation = remediation.empty() ? std::string(rl.remediation) : std::move(remediation);
+        r_.findings.push_back(std::move(f));
+    }
+
+private:
+    const endpoint_facts& ep_;
+    report& r_;
+};
+
+// " (served from /etc/atsgate/cert.pem)" or "".
+std::string served_from(const endpoint_facts& ep) {
+    return ep.cert_path.empty() ? std::string{} : " (served from " + ep.cert_path + ")";
+}
+
+std::string trust_source(const endpoint_facts& ep) {
+    return ep.trust_path.empty() ? std::string("the system trust store") : ep.trust_path;
+}
+
+// Remediation for a certificate-level finding: the rule's default, pointing at where it lives.
+std::string cert_remediation(rule_id id, const endpoint_facts& ep, const cert_ref& c) {
+    std::string base(rule_for(id).remediation);
+    if (c.served) return base + served_from(ep);
+    return base + " (trusted root from " + trust_source(ep) + ")";
+}
+
+// ---- tls.* -----------------------------------------------------------------------------------
+
+bool tls13_only(const context_facts& c) { return c.min_version >= TLS1_3_VERSION; }
+bool tls12_possible(const context_facts& c) { return c.min_version < TLS1_3_VERSION; }
+bool tls13_possible(const context_facts& c) { return c.max_version == 0 || c.max_version >= TLS1_3_VERSION; }
+
+void check_version(emitter& e, const context_facts& c) {
+    const rule_id id = rule_id::tls_version;
+    if (c.min_version < TLS1_2_VERSION) {
+        std::string min = c.min_version <= 0 ? "no minimum version set" : "minimum " + version_name(c.min_version);
+        e.add(id, status::fail, "", "TLS 1.0/1.1 enabled (" + min + ")",
+              "enable only TLS 1.2 and 1.3 (min_version = \"1.2\")");
+    } else if (c.max_version != 0 && c.max_version < c.min_version) {
+        e.add(id, status::fail, "", "no version enabled (minimum " + version_name(c.min_version) + ", maximum " +
+                                        version_name(c.max_version) + ")");
+    } else if (c.max_version == TLS1_2_VERSION) {
+        e.add(id, status::warn, "", "TLS 1.2 only; TLS 1.3 recommended", "enable TLS 1.3 as well as TLS 1.2");
+    } else if (tls13_only(c)) {
+        e.add(id, status::pass, "", "TLS 1.3 only");
+    } else {
+        e.add(id, status::pass, "", "TLS 1.2\u20131.3");
+    }
+}
+
+void check_suites(emitter& e, const context_facts& c) {
+    const rule_id id = rule_id::pfs_suites;
+    // Suites of a protocol version that is disabled can never be negotiated, so they are not judged.
+    std::vector<std::string> t12 = tls12_possible(c) ? c.tls12_suites : std::vector<std::string>{};
+    std::vector<std::string> t13 = tls13_possible(c) ? c.tls13_suites : std::vector<std::string>{};
+
+    std::vector<std::string> bad;
+    std::vector<std::string> warned_names;
+    std::vector<std::pair<std::string, std::vector<std::string>>> warnings;  // text -> suites, first-seen order
+    auto warn = [&](const std::string& name, std::string_view text) {
+        warned_names.push_back(name);
+        auto it = std::find_if(warnings.begin(), warnings.end(), [&](const auto& w) { return w.first == text; });
+        if (it == warnings.end())
+            warnings.push_back({std::string(text), {name}});
+        else
+            it->second.push_back(name);
+    };
+    for (const auto& name : t12) {
+        const suite* s = find_suite(name);
+        if (s == nullptr || s->proto != protocol::tls12)
+            bad.push_back(name);
+        else if (!s->warning.empty())
+            warn(name, s->warning);
+    }
+    for (const auto& name : t13) {
+        const suite* s = find_suite(name);
+        if (s == nullptr || s->proto != protocol::tls13)
+            warn(name, "TLS 1.3 suite not on atsgate's list (Apple clients never offer it)");
+        else if (!s->warning.empty())
+            warn(name, s->warning);
+    }
+
+    if (!bad.empty()) {
+        e.add(id, status::fail, "", "suites without forward secrecy or not on Apple's list enabled: " + join(bad),
+              "remove " + join(bad) + " from tls12_ciphers");
+    } else if (t12.empty() && t13.empty()) {
+        e.add(id, status::unknown, "", "no enabled cipher suites reported for the enabled TLS versions");
+    } else if (!warnings.empty()) {
+        std::vector<std::string> parts;
+        for (const auto& [text, names] : warnings) parts.push_back(join(names) + ": " + text);
+        e.add(id, status::warn, "", join(parts, "; "),
+              "remove " + join(warned_names) + " unless older clients need them");
+    } else {
+        std::vector<std::string> parts;
+        if (!t13.empty()) parts.push_back("TLS 1.3: " + join(t13));
+        if (!t12.empty()) parts.push_back("TLS 1.2: " + join(t12));
+        e.add(id, status::pass, "", join(parts, "; "));
+    }
+}
+
+void check_ems(emitter& e, const context_facts& c) {
+    const rule_id id = rule_id::ems;
+    if (tls13_only(c)) {
+        e.add(id, status::pass, "", "TLS 1.2 disabled (TLS 1.3 always binds the master secret)");
+    } else if (c.ems_gate && !c.ems_disabled) {
+        e.add(id, status::pass, "", "EMS required on TLS 1.2 (ClientHello gate installed)");
+    } else {
+        std::vector<std::string> why;
+        if (!c.ems_gate) why.push_back("EMS ClientHello gate not installed");
+        if (c.ems_disabled) why.push_back("SSL_OP_NO_EXTENDED_MASTER_SECRET is set");
+        e.add(id, status::fail, "", join(why, "; "));
+    }
+}
+
+// ---- cert.* ----------------------------------------------------------------------------------
+
+struct verdict {
+    status s;
+    std::string text;
+};
+
+verdict judge_key(const cert_ref& c) {
+    const cert_facts& f = *c.facts;
+    const std::string who = c.role + " " + f.key_description;
+    switch (f.key) {
+        case key_kind::rsa:
+            if (f.key_bits <= 0) return {status::unknown, c.role + " RSA key of unknown size"};
+            if (f.key_bits < min_rsa_bits)
+                return {status::fail, who + " (minimum RSA " + std::to_string(min_rsa_bits) + ")"};
+            return {status::pass, who};
+        case key_kind::ec:
+            if (f.key_bits <= 0) return {status::unknown, c.role + " EC key of unknown size"};
+            if (f.key_bits < min_ec_bits)
+                return {status::fail, who + ", " + std::to_string(f.key_bits) + " bits (minimum " +
+                                          std::to_string(min_ec_bits) + ")"};
+            return {status::pass, who};
+        case key_kind::ed25519:
+            return {status::fail, who + ": Apple clients do not accept Ed25519 server keys"};
+        case key_kind::ed448:
+            return {status::fail, who + ": Apple clients do not accept Ed448 server keys"};
+        case key_kind::dsa:
+            return {status::fail, who + ": Apple clients do not accept DSA keys"};
+        case key_kind::other:
+            break;
+    }
+    return {status::fail, who + ": not an RSA or ECDSA key"};
+}
+
+verdict judge_signature(const cert_ref& c) {
+    const cert_facts& f = *c.facts;
+    if (f.signature_hash_bits <= 0)
+        return {status::unknown, c.role + " " + f.signature_algorithm + ": hash strength unknown"};
+    if (f.signature_hash_bits < min_signature_hash_bits)
+        return {status::fail, c.role + " signed with " + f.signature_algorithm + " (" +
+                                  std::to_string(f.signature_hash_bits) + "-bit hash, minimum " +
+                                  std::to_string(min_signature_hash_bits) + ")"};
+    return {status::pass, c.role + " " + f.signature_algorithm};
+}
+
+verdict judge_validity(const cert_ref& c, std::int64_t now) {
+    const cert_facts& f = *c.facts;
+    if (f.not_before == 0 && f.not_after == 0) return {status::unknown, c.role + " validity dates unreadable"};
+    if (now > f.not_after)
+        return {status::fail, c.role + " expired " + days_phrase(now - f.not_after) + " ago on " + date_of(f.not_after)};
+    if (now < f.not_before)
+        return {status::fail, c.role + " not valid until " + date_of(f.not_before) + " (in " +
+                                  days_phrase(f.not_before - now) + ")"};
+    std::int64_t left = f.not_after - now;
+    if (left < expiry_warning_days * day)
+        return {status::warn, c.role + " expires in " + days_phrase(left) + " on " + date_of(f.not_after)};
+    return {status::pass, c.role + " valid until " + date_of(f.not_after) + ", " + days_phrase(left) + " left"};
+}
+
+// Applies `judge` to each certificate: one finding per offending certificate, or one PASS for all.
+template <typename Judge>
+void per_cert(emitter& e, rule_id id, const endpoint_facts& ep, const std::vector<cert_ref>& certs, Judge judge,
+              std::string_view pass_suffix = {}) {
+    std::vector<std::string> passed;
+    bool any_bad = false;
+    for (const auto& c : certs) {
+        verdict v = judge(c);
+        if (v.s == status::pass) {
+            passed.push_back(std::move(v.text));
+            continue;
+        }
+        any_bad = true;
+        e.add(id, v.s, c.facts->subject, std::move(v.text),
+              v.s == status::unknown ? std::string{} : cert_remediation(id, ep, c));
+    }
+    if (!any_bad) e.add(id, status::pass, "", join(passed, id == rule_id::validity ? "; " : ", ") + std::string(pass_suffix));
+}
+
+void check_chain_trust(emitter& e, const endpoint_facts& ep, const chain_facts& ch) {
+    const rule_id id = rule_id::chain_trust;
+    const std::string& leaf = ch.served.front().subject;
+    if (!ch.verified) {
+        e.add(id, status::unknown, leaf, ch.verify_error.empty() ? "chain verification not attempted" : ch.verify_error);
+        return;
+    }
+    if (*ch.verified) {
+        std::string ev = "verified to " + quoted(ch.anchor ? short_name(*ch.anchor) : std::string("a trusted root")) +
+                         " (trust: " + trust_source(ep) + ")";
+        if (ch.publicly_trusted == true) ev += "; publicly trusted";
+        e.add(id, status::pass, leaf, ev);
+        return;
+    }
+    std::string where = ch.verify_error_subject.empty() ? std::string{} : " of " + quoted(ch.verify_error_subject);
+    if (ch.missing_intermediate) {
+        std::string ev = ch.verify_error + ": issuer " + quoted(ch.missing_issuer) + where +
+                         " is neither served nor trusted";
+        std::string fix = "append the intermediate certificate(s) after the leaf in " +
+                          (ep.cert_path.empty() ? std::string("the served chain") : ep.cert_path);
+        if (ch.verify_error_depth > 0)
+            fix += ", or add its root to " + (ep.trust_path.empty() ? std::string("`trust`") : ep.trust_path);
+        e.add(id, status::fail, leaf, ev, fix);
+        return;
+    }
+    std::string ev = ch.verify_error + " at depth " + std::to_string(ch.verify_error_depth) + where;
+    std::string fix = "serve the intermediates after the leaf in " +
+                      (ep.cert_path.empty() ? std::string("`cert`") : ep.cert_path) + " and set `trust` (" +
+                      trust_source(ep) + ") to the devices' root";
+    e.add(id, status::fail, leaf, ev, fix);
+}
+
+void check_san(emitter& e, const endpoint_facts& ep, const chain_facts& ch) {
+    const rule_id id = rule_id::san;
+    const cert_facts& leaf = ch.served.front();
+    const std::string host = !ch.hostname.empty() ? ch.hostname : ep.server_name;
+    const std::string name_for_fix = !host.empty() ? host : !leaf.common_name.empty() ? leaf.common_name : "the host name";
+    const std::string fix = "reissue the certificate with " + name_for_fix + " in subjectAltName" + served_from(ep);
+    if (!has_san(leaf)) {
+        std::string ev = leaf.common_name.empty()
+                             ? std::string("no subjectAltName and no CN")
+                             : "no subjectAltName; CN=" + leaf.common_name + " only: iOS 13+ ignores the CN";
+        e.add(id, status::fail, leaf.subject, ev, fix);
+    } else if (ch.hostname_matches == false) {
+        e.add(id, status::fail, leaf.subject, "server_name " + quoted(host) + " not in SAN (" + san_list(leaf) + ")", fix);
+    } else if (ch.hostname_matches == true) {
+        e.add(id, status::pass, leaf.subject, "server_name " + quoted(host) + " in SAN (" + san_list(leaf) + ")");
+    } else if (!host.empty()) {
+        e.add(id, status::unknown, leaf.subject,
+              "SAN: " + san_list(leaf) + "; could not match server_name " + quoted(host));
+    } else {
+        e.add(id, status::pass, leaf.subject, "SAN: " + san_list(leaf) + "; no server_name configured to match");
+    }
+}
+
+void check_eku(emitter& e, const endpoint_facts& ep, const cert_facts& leaf) {
+    const rule_id id = rule_id::eku;
+    const std::string fix = std::string(rule_for(id).remediation) + served_from(ep);
+    if (!leaf.has_eku)
+        e.add(id, status::fail, leaf.subject, "no extendedKeyUsage extension", fix);
+    else if (!leaf.eku_server_auth)
+        e.add(id, status::fail, leaf.subject, "extendedKeyUsage " + join(leaf.eku) + " lacks serverAuth", fix);
+    else
+        e.add(id, status::pass, leaf.subject, "extendedKeyUsage " + join(leaf.eku));
+}
+
+void check_lifetime(emitter& e, const endpoint_facts& ep, const chain_facts& ch) {
+    const rule_id id = rule_id::lifetime;
+    const cert_facts& leaf = ch.served.front();
+    if (leaf.not_before == 0 && leaf.not_after == 0) {
+        e.add(id, status::unknown, leaf.subject, "validity dates unreadable");
+        return;
+    }
+    const std::int64_t span = leaf.not_after - leaf.not_before;
+    const std::int64_t days = (span + day - 1) / day;  // rounded up: 825 days and 1 s shows as 826
+    const std::string life = "lifetime " + std::to_string(days) + " days";
+    const std::string fix = std::string(rule_for(id).remediation) + served_from(ep);
+    if (span > lifetime_fail_days * day) {
+        e.add(id, status::fail, leaf.subject, life + " (maximum " + std::to_string(lifetime_fail_days) + ")", fix);
+    } else if (span > lifetime_public_limit_days * day) {
+        if (ch.publicly_trusted == true)
+            e.add(id, status::fail, leaf.subject,
+                  life + "; publicly trusted certificates are limited to " +
+                      std::to_string(lifetime_public_limit_days),
+                  fix);
+        else
+            e.add(id, status::warn, leaf.subject,
+                  life + ": accepted from a private CA, would be refused if publicly trusted (maximum " +
+                      std::to_string(lifetime_public_limit_days) + ")",
+                  fix);
+    } else {
+        e.add(id, status::pass, leaf.subject, life);
+    }
+}
+
+void check_key_match(emitter& e, const endpoint_facts& ep, const chain_facts* ch, const std::string& unknown_why) {
+    const rule_id id = rule_id::key_match;
+    const std::string subject = ch != nullptr ? ch->served.front().subject : std::string{};
+    const std::string key = ep.key_path.empty() ? std::string("the private key") : ep.key_path;
+    std::optional<bool> m = ch != nullptr ? ch->key_matches : std::nullopt;
+    if (!m) {
+        if (ep.key_path.empty()) return;  // no key to check (probe): the rule does not apply
+        e.add(id, status::unknown, subject, unknown_why.empty() ? key + " was not checked" : unknown_why);
+    } else if (!*m) {
+        e.add(id, status::fail, subject, key + " does not match the leaf certificate",
+              "point `key` at the private key of the leaf in " +
+                  (ep.cert_path.empty() ? std::string("`cert`") : ep.cert_path));
+    } else {
+        e.add(id, status::pass, subject, key + " matches the leaf certificate");
+    }
+}
+
+void check_https(emitter& e, const endpoint_facts& ep) {
+    const rule_id id = rule_id::https_only;
+    if (ep.plaintext && ep.scep_exempt)
+        e.add(id, status::info, "", "exempt: SCEP (Apple exempts SCEP)");
+    else if (ep.plaintext)
+        e.add(id, status::fail, "", "plain HTTP", "serve " + (ep.address.empty() ? ep.name : ep.address) + " over HTTPS");
+    else
+        e.add(id, status::pass, "", "HTTPS");
+}
+
+constexpr rule_id tls_rules[] = {rule_id::tls_version, rule_id::pfs_suites, rule_id::ems};
+constexpr rule_id cert_rules[] = {rule_id::key_strength, rule_id::signature_hash, rule_id::validity,
+                                  rule_id::self_signed,  rule_id::chain_trust,    rule_id::san,
+                                  rule_id::eku,          rule_id::lifetime};
+
+void audit_endpoint(const endpoint_facts& ep, std::int64_t now, report& r) {
+    emitter e(ep, r);
+    // A plaintext endpoint has no TLS context or certificate to judge: only https_only applies.
+    if (ep.plaintext) {
+        check_https(e, ep);
+        return;
+    }
+
+    if (!ep.context) {
+        std::string why = ep.context_error.empty() ? "TLS context facts unavailable" : ep.context_error;
+        for (rule_id id : tls_rules) e.add(id, status::unknown, "", why);
+    } else {
+        check_version(e, *ep.context);
+        check_suites(e, *ep.context);
+        check_ems(e, *ep.context);
+    }
+
+    const chain_facts* ch = ep.chain && !ep.chain->served.empty() ? &*ep.chain : nullptr;
+    if (ch == nullptr) {
+        std::string why = !ep.chain ? (ep.chain_error.empty() ? "certificate facts unavailable" : ep.chain_error)
+                                    : "no certificate served";
+        for (rule_id id : cert_rules) e.add(id, status::unknown, "", why);
+        check_key_match(e, ep, nullptr, why);
+    } else {
+        const cert_facts& leaf = ch->served.front();
+        per_cert(e, rule_id::key_strength, ep, chain_certs(*ch, true), judge_key);
+
+        std::vector<cert_ref> signed_certs;
+        bool root_exempt = false;
+        for (auto& c : chain_certs(*ch, false)) {
+            // The root's self-signature is never checked by clients, so its hash does not matter.
+            if (is_root(*c.facts)) {
+                root_exempt = true;
+                continue;
+            }
+            signed_certs.push_back(std::move(c));
+        }
+        if (signed_certs.empty())
+            e.add(rule_id::signature_hash, status::pass, "", "only a self-signed root is served (exempt)");
+        else
+            per_cert(e, rule_id::signature_hash, ep, signed_certs, judge_signature,
+                     root_exempt ? ", served root exempt" : "");
+
+        per_cert(e, rule_id::validity, ep, chain_certs(*ch, false),
+                 [now](const cert_ref& c) { return judge_validity(c, now); });
+
+        if (leaf.self_signed)
+            e.add(rule_id::self_signed, status::fail, leaf.subject, "leaf is self-signed",
+                  std::string(rule_for(rule_id::self_signed).remediation) + served_from(ep));
+        else
+            e.add(rule_id::self_signed, status::pass, leaf.subject, "issued by " + quoted(leaf.issuer));
+
+        check_chain_trust(e, ep, *ch);
+        check_san(e, ep, *ch);
+        check_eku(e, ep, leaf);
+        check_lifetime(e, ep, *ch);
+        check_key_match(e, ep, ch, {});
+    }
+    check_https(e, ep);
+}
+
+// ---- rendering -------------------------------------------------------------------------------
+
+// First CN value of an RFC 2253 name ("CN=a\,b,O=x" -> "a,b"); the whole name when it has no CN.
+std::string cn_of(const std::string& subject) {
+    std::size_t i = 0;
+    while (i < subject.size()) {
+        // Component [i, j) ends at an unescaped ',' or '+'.
+        std::size_t j = i;
+        std::string value;
+        bool is_cn = subject.compare(i, 3, "CN=") == 0;
+        if (is_cn) j += 3;
+        for (; j < subject.size(); ++j) {
+            char ch = subject[j];
+            if (ch == '\\' && j + 1 < subject.size()) {
+                if (is_cn) value += subject[j + 1];
+                ++j;
+                continue;
+            }
+            if (ch == ',' || ch == '+') break;
+            if (is_cn) value += ch;
+        }
+        if (is_cn) return value;
+        i = j + 1;
+    }
+    return subject;
+}
+
+// Keeps a peer-controlled string on one line and free of terminal control sequences.
+std::string one_line(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char ch : s) out += (ch < 0x20 || ch == 0x7F) ? '?' : static_cast<char>(ch);
+    return out;
+}
+
+std::string padded(std::string_view s, std::size_t width) {
+    std::string out(s);
+    if (out.size() < width) out.append(width - out.size(), ' ');
+    return out;
+}
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not one.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    auto cont = [&](std::size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
+    unsigned char c = b(i);
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (!cont(i + 1) || !cont(i + 2)) return 0;
+        if (c == 0xE0 && b(i + 1) < 0xA0) return 0;  // overlong
+        if (c == 0xED && b(i + 1) > 0x9F) return 0;  // surrogates
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+        if (c == 0xF0 && b(i + 1) < 0x90) return 0;  // overlong
+        if (c == 0xF4 && b(i + 1) > 0x8F) return 0;  // > U+10FFFF
+        return 4;
+    }
+    return 0;
+}
+
+// JSON string literal (RFC 8259). Invalid UTF-8 (possible in a remote peer's SAN) becomes U+FFFD.
+void append_json(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (std::size_t i = 0; i < s.size();) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        switch (c) {
+            case '"': out += "\\\""; ++i; continue;
+            case '\\': out += "\\\\"; ++i; continue;
+            case '\b': out += "\\b"; ++i; continue;
+            case '\f': out += "\\f"; ++i; continue;
+            case '\n': out += "\\n"; ++i; continue;
+            case '\r': out += "\\r"; ++i; continue;
+            case '\t': out += "\\t"; ++i; continue;
+            default: break;
+        }
+        if (c < 0x20 || c == 0x7F) {
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 0xF];
+            ++i;
+            continue;
+        }
+        std::size_t n = utf8_length(s, i);
+        if (n == 0) {
+            out += "\\ufffd";
+            ++i;
+        } else {
+            out.append(s.substr(i, n));
+            i += n;
+        }
+    }
+    out += '"';
+}
+
+std::string_view json_status(status s) noexcept {
+    switch (s) {
+        case status::pass: return "pass";
+        case status::info: return "info";
+        case status::warn: return "warn";
+        case status::fail: return "fail";
+        case status::unknown: return "unknown";
+    }
+    return "unknown";
+}
+
+}  // namespace
+
+bool report::any(status s) const noexcept {
+    return std::any_of(findings.begin(), findings.end(), [s](const finding& f) { return f.result == s; });
+}
+
+std::size_t report::count(status s) const noexcept {
+    return static_cast<std::size_t>(
+        std::count_if(findings.begin(), findings.end(), [s](const finding& f) { return f.result == s; }));
+}
+
+std::string_view to_string(status s) noexcept {
+    switch (s) {
+        case status::pass: return "PASS";
+        case status::info: return "INFO";
+        case status::warn: return "WARN";
+        case status::fail: return "FAIL";
+        case status::unknown: return "UNKNOWN";
+    }
+    return "UNKNOWN";
+}
+
+report audit(const std::vector<endpoint_facts>& endpoints, std::int64_t now) {
+    report r;
+    for (const auto& ep : endpoints) {
+        r.endpoints.push_back({ep.kind, ep.name, ep.address});
+        audit_endpoint(ep, now, r);
+    }
+    return r;
+}
+
+std::string render_text(const report& r) {
+    std::size_t code_width = 0;
+    for (const auto& rl : rules) code_width = std::max(code_width, rl.code.size());
+    constexpr std::size_t status_width = 8;  // "UNKNOWN" + 1
+
+    // Endpoint names in order of first appearance (headings first, then any others in findings).
+    std::vector<std::string> order;
+    auto note = [&](const std::string& name) {
+        if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
+    };
+    for (const auto& h : r.endpoints) note(h.name);
+    for (const auto& f : r.findings) note(f.endpoint);
+
+    std::string out;
+    for (const auto& name : order) {
+        auto h = std::find_if(r.endpoints.begin(), r.endpoints.end(), [&](const auto& x) { return x.name == name; });
+        if (!out.empty()) out += '\n';
+        if (h != r.endpoints.end()) {
+            out += (h->kind.empty() ? std::string("listener") : one_line(h->kind)) + " " + quoted(one_line(name));
+            if (!h->address.empty()) out += " " + one_line(h->address);
+        } else {
+            out += "listener " + quoted(one_line(name));
+        }
+        out += '\n';
+        for (const auto& f : r.findings) {
+            if (f.endpoint != name) continue;
+            std::string_view code = f.code.empty() ? rule_for(f.rule).code : f.code;
+            std::string line = "  " + padded(to_string(f.result), status_width) + padded(code, code_width + 2);
+            if (!f.subject.empty()) line += "[" + one_line(cn_of(f.subject)) + "] ";
+            line += one_line(f.evidence);
+            while (!line.empty() && line.back() == ' ') line.pop_back();
+            out += line + '\n';
+            if (f.result != status::pass && !f.remediation.empty())
+                out += std::string(2 + status_width, ' ') + "-> " + one_line(f.remediation) + '\n';
+        }
+    }
+    const char* verdict = r.any(status::fail) ? "NOT COMPLIANT" : r.any(status::unknown) ? "INCOMPLETE" : "COMPLIANT";
+    if (!out.empty()) out += '\n';
+    out += "summary: " + std::to_string(r.count(status::pass)) + " pass, " + std::to_string(r.count(status::warn)) +
+           " warn, " + std::to_string(r.count(status::fail)) + " fail, " + std::to_string(r.count(status::unknown)) +
+           " unknown: " + verdict + '\n';
+    return out;
+}
+
+std::string render_json(const report& r) {
+    std::string out = "{\"version\":1,\"summary\":{";
+    constexpr status order[] = {status::pass, status::info, status::warn, status::fail, status::unknown};
+    bool first = true;
+    for (status s : order) {
+        if (!first) out += ',';
+        first = false;
+        out += '"';
+        out += json_status(s);
+        out += "\":" + std::to_string(r.count(s));
+    }
+    out += "},\"findings\":[";
+    first = true;
+    for (const auto& f : r.findings) {
+        if (!first) out += ',';
+        first = false;
+        const rule& rl = rule_for(f.rule);
+        out += "{\"endpoint\":";
+        append_json(out, f.endpoint);
+        out += ",\"rule\":";
+        append_json(out, f.code.empty() ? rl.code : f.code);
+        out += ",\"status\":";
+        append_json(out, json_status(f.result));
+        out += ",\"subject\":";
+        append_json(out, f.subject);
+        out += ",\"evidence\":";
+        append_json(out, f.evidence);
+        out += ",\"remediation\":";
+        append_json(out, f.remediation);
+        out += ",\"ats_exception\":";
+        append_json(out, rl.ats_exception);
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
+}  // namespace atsgate::tls
