@@ -112,6 +112,20 @@ std::string quote(std::string_view s) {
     return out;
 }
 
+// toml++'s error descriptions may quote raw input ("saw 'fals\n'"): escape control characters so
+// one diagnostic stays one line.
+std::string one_line(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\t') out += "\\t";
+        else if (static_cast<unsigned char>(c) < 0x20) out += '?';
+        else out += c;
+    }
+    return out;
+}
+
 // "a string", "an integer", ... for type mismatch messages.
 std::string_view a_type(const toml::node& n) {
     switch (n.type()) {
@@ -203,7 +217,7 @@ public:
         try {
             root = toml::parse(text, std::string_view(path_));
         } catch (const toml::parse_error& e) {
-            error(pos(e.source()), {}, "TOML syntax error: " + std::string(e.description()));
+            error(pos(e.source()), {}, "TOML syntax error: " + one_line(e.description()));
             return finish({});
         }
         config out;

@@ -68,8 +68,11 @@ TEST_CASE("config: golden config files produce exactly the expected diagnostics"
             CHECK(actual == slurp(expected_path));
             // The result carries a config exactly when nothing is an error.
             CHECK(result.value.has_value() == !cfg::has_errors(result.diags));
-            // Every diagnostic names the file it came from.
-            for (const auto& d : result.diags) CHECK(d.where.file == toml_path.string());
+            // Every diagnostic names the file it came from and renders as exactly one line.
+            for (const auto& d : result.diags) {
+                CHECK(d.where.file == toml_path.string());
+                CHECK(d.to_string().find('\n') == std::string::npos);
+            }
             // File order: positions never go backwards; position-less ones come last.
             for (std::size_t i = 1; i < result.diags.size(); ++i) {
                 const auto& a = result.diags[i - 1].where;
