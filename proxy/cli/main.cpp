@@ -183,14 +183,15 @@ int main(int argc, char** argv) {
         logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
         spdlog::set_default_logger(logger);
 
-        options o;
-        if (!parse_args(argc, argv, o)) return exit_config;
         for (int i = 1; i < argc; ++i) {
-            if (std::string_view(argv[i]) == "--version") {
+            const std::string_view a = argv[i];
+            if (a == "--version" || (i == 1 && a == "version")) {
                 std::printf("atsgate %s (%s)\n", ATSGATE_VERSION, OPENSSL_VERSION_TEXT);
                 return exit_ok;
             }
         }
+        options o;
+        if (!parse_args(argc, argv, o)) return exit_config;
         if (o.command.empty()) {
             print_usage(o.help ? stdout : stderr);
             return o.help ? exit_ok : exit_config;

@@ -424,8 +424,9 @@ net::awaitable<upload_result> connection::upload(const http::request_head& h, up
         }
         return res;
     };
+    bool need_input = rpos_ == rend_;  // after a body event the parser must be fed again, even empty
     for (;;) {
-        if (rpos_ == rend_) {
+        if (need_input) {
             wd_.arm(slot_upload, phase::client_body, timeouts().body, client_socket());
             auto [ec, n] = co_await tls_.read_some({rbuf_.get(), io_buffer_size});
             wd_.disarm(slot_upload);
@@ -439,6 +440,7 @@ net::awaitable<upload_result> connection::upload(const http::request_head& h, up
             rend_ = n;
         }
         const auto r = p.feed({rbuf_.get() + rpos_, rend_ - rpos_});
+        need_input = r.event == http::parse_event::need_more;
         switch (r.event) {
             case http::parse_event::body: {
                 const auto spans = p.body_spans();
@@ -523,9 +525,10 @@ net::awaitable<download_result> connection::download(const http::request_head& h
         return r;
     };
 
+    bool need_input = true;  // after a body/head event the parser must be fed again, even empty
     for (;;) {
         http::response_parser::result r;
-        if (upos_ == uend_) {
+        if (need_input) {
             // Hand what we have to the client before waiting on the backend again.
             if (committed && !cout_.empty() && !co_await flush_to_client(d)) co_return finish(d);
             wd_.arm(slot_main, phase::upstream_response, response_timeout_, up->socket);
@@ -554,6 +557,7 @@ net::awaitable<download_result> connection::download(const http::request_head& h
             r = rp.feed({ubuf_.get() + upos_, uend_ - upos_});
             upos_ += r.consumed;
         }
+        need_input = r.event == http::parse_event::need_more;
 
         switch (r.event) {
             case http::parse_event::need_more: break;
