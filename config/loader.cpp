@@ -517,7 +517,8 @@ private:
     }
 
     // [[name]] must be an array of tables. Returns (index, table) for each element that is a table;
-    // reports every other shape. `present` tells the caller whether "none defined" applies.
+    // reports every other shape. `wrong_shape` is set when the key is not an array at all (so the
+    // caller does not add "none defined" on top).
     std::vector<std::pair<std::size_t, const toml::table*>> expect_tables(const toml::node* n,
                                                                          std::string_view name,
                                                                          bool& wrong_shape) {
