@@ -15,6 +15,7 @@
 
 using namespace atsgate::http;
 using namespace atsgate::http::test;
+using namespace std::string_literals;
 
 namespace {
 
@@ -254,7 +255,7 @@ std::vector<bad_row> bad_corpus() {
         {"bare LF as leading empty line", "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_request},
         {"bare CR in value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", errc::bad_request},
         {"bare CR line ending", "GET / HTTP/1.1\rHost: a\r\n\r\n", errc::bad_request},
-        {"NUL in header value", std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 37), errc::bad_request},
+        {"NUL in header value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"s, errc::bad_request},
         {"control char in header value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", errc::bad_request},
         {"DEL in header value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", errc::bad_request},
         {"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", errc::bad_request},

@@ -13,6 +13,7 @@
 
 using namespace atsgate::http;
 using namespace atsgate::http::test;
+using namespace std::string_literals;
 
 namespace {
 
@@ -110,7 +111,7 @@ std::vector<response_row> response_corpus() {
                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", false, {},
                     errc::bad_response});
     rows.push_back({"not HTTP at all", "GET", "SSH-2.0-OpenSSH_9.2\r\n", false, {}, errc::bad_response});
-    rows.push_back({"NUL in header value", "GET", std::string("HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n", 27), false, {},
+    rows.push_back({"NUL in header value", "GET", "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n"s, false, {},
                     errc::bad_response});
     return rows;
 }
