@@ -1,0 +1,34 @@
+#pragma once
+// In-memory TLS handshakes: a client SSL and a server SSL connected by a BIO pair, driven in one
+// thread until both finish or one fails. Used by unit tests (handshake gate, server context) and by
+// bench/bench_handshake.cpp, so both exercise the real server context without sockets.
+
+#include "tls/ossl.hpp"
+
+#include <functional>
+#include <string>
+
+namespace atsgate::test {
+
+struct handshake_outcome {
+    bool client_ok = false;
+    bool server_ok = false;
+    int alert_received_by_client = -1;  // TLS alert description the client read, -1 if none
+    std::string client_error;           // OpenSSL error text on failure
+    std::string server_error;
+    std::string version;                // negotiated protocol ("TLSv1.3"), "" on failure
+    std::string cipher;                 // negotiated suite (OpenSSL name)
+    bool ems = false;                   // extended master secret negotiated (TLS 1.2)
+    bool resumed = false;
+};
+
+// Creates client/server SSL objects from the two contexts, connects them in memory and runs the
+// handshake (plus, for TLS 1.3, one round of application data so session tickets are processed).
+// `session`: optional session to resume on the client. `out_session`: receives the client's
+// session afterwards when non-null. `prepare_server` runs on the server SSL before the handshake
+// (e.g. to attach a tls::handshake_record). Never throws; drains OpenSSL errors into the outcome.
+handshake_outcome run_handshake(SSL_CTX& client_ctx, SSL_CTX& server_ctx, SSL_SESSION* session = nullptr,
+                                ossl::ptr<SSL_SESSION>* out_session = nullptr, const char* sni = "localhost",
+                                const std::function<void(SSL& server)>& prepare_server = {});
+
+}  // namespace atsgate::test
