@@ -4,13 +4,16 @@
 
 #include "proxy/http/message.hpp"
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace atsgate::http::detail {
 
 // tchar (RFC 9110 section 5.6.2): the characters of a header name or a token.
-constexpr bool is_tchar(char c) noexcept {
+constexpr bool is_tchar_slow(char c) noexcept {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
     switch (c) {
         case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
@@ -18,6 +21,14 @@ constexpr bool is_tchar(char c) noexcept {
         default: return false;
     }
 }
+
+inline constexpr auto tchar_table = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = is_tchar_slow(static_cast<char>(c));
+    return t;
+}();
+
+constexpr bool is_tchar(char c) noexcept { return tchar_table[static_cast<unsigned char>(c)]; }
 
 constexpr bool is_token(std::string_view s) noexcept {
     if (s.empty()) return false;
@@ -35,13 +46,44 @@ constexpr std::string_view trim_ows(std::string_view s) noexcept {
 }
 
 // field-value characters (RFC 9110 section 5.5): VCHAR, obs-text, SP and HTAB. Everything else
-// (NUL, CR, LF, other CTLs, DEL) is refused.
-constexpr bool is_field_value(std::string_view s) noexcept {
-    for (char ch : s) {
+// (NUL, CR, LF, other CTLs, DEL) is refused. Eight bytes at a time (SWAR); a word that may hold a
+// CTL or DEL is re-checked bytewise, which also lets HTAB through.
+inline bool is_field_value(std::string_view s) noexcept {
+    const auto byte_ok = [](char ch) {
         const auto c = static_cast<unsigned char>(ch);
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+        return (c >= 0x20 || c == '\t') && c != 0x7f;
+    };
+    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const char* p = s.data();
+    std::size_t n = s.size();
+    for (; n >= 8; p += 8, n -= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        const std::uint64_t below_space = (w - ones * 0x20) & ~w & highs;  // some byte < 0x20
+        const std::uint64_t d = w ^ (ones * 0x7f);
+        const std::uint64_t del = (d - ones) & ~d & highs;  // some byte == 0x7f
+        if ((below_space | del) != 0)
+            for (int i = 0; i < 8; ++i)
+                if (!byte_ok(p[i])) return false;
     }
+    for (; n > 0; ++p, --n)
+        if (!byte_ok(*p)) return false;
     return true;
+}
+
+// Which of the fields the parsers look at a name is (case-insensitive), by length first so that
+// most names cost one comparison of their size.
+enum class known_field : std::uint8_t { other, host, content_length, transfer_encoding, connection, expect };
+
+inline known_field classify_field(std::string_view name) noexcept {
+    switch (name.size()) {
+        case 4: return iequals(name, "host") ? known_field::host : known_field::other;
+        case 6: return iequals(name, "expect") ? known_field::expect : known_field::other;
+        case 10: return iequals(name, "connection") ? known_field::connection : known_field::other;
+        case 14: return iequals(name, "content-length") ? known_field::content_length : known_field::other;
+        case 17: return iequals(name, "transfer-encoding") ? known_field::transfer_encoding : known_field::other;
+        default: return known_field::other;
+    }
 }
 
 // Calls f(item) for each non-empty, OWS-trimmed element of a comma-separated list

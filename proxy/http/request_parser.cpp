@@ -72,20 +72,25 @@ struct request_parser::impl final : detail::parser_core {
         std::string_view host, length, coding;
         bool close = false, keep_alive = false, expect = false;
         for (const auto& f : h.headers) {
-            if (iequals(f.name, "host")) {
-                ++hosts;
-                host = f.value;
-            } else if (iequals(f.name, "content-length")) {
-                ++lengths;
-                length = f.value;
-            } else if (iequals(f.name, "transfer-encoding")) {
-                ++codings;
-                coding = f.value;
-            } else if (iequals(f.name, "connection")) {
-                close |= detail::list_has_token(f.value, "close");
-                keep_alive |= detail::list_has_token(f.value, "keep-alive");
-            } else if (iequals(f.name, "expect")) {
-                expect |= iequals(f.value, "100-continue");
+            switch (detail::classify_field(f.name)) {
+                case detail::known_field::host:
+                    ++hosts;
+                    host = f.value;
+                    break;
+                case detail::known_field::content_length:
+                    ++lengths;
+                    length = f.value;
+                    break;
+                case detail::known_field::transfer_encoding:
+                    ++codings;
+                    coding = f.value;
+                    break;
+                case detail::known_field::connection:
+                    close |= detail::list_has_token(f.value, "close");
+                    keep_alive |= detail::list_has_token(f.value, "keep-alive");
+                    break;
+                case detail::known_field::expect: expect |= iequals(f.value, "100-continue"); break;
+                case detail::known_field::other: break;
             }
         }
         const bool http11 = h.version_minor == 1;

@@ -88,15 +88,20 @@ struct response_parser::impl final : detail::parser_core {
         std::string_view length, coding;
         bool close = false, keep_alive = false;
         for (const auto& f : h.headers) {
-            if (iequals(f.name, "content-length")) {
-                ++lengths;
-                length = f.value;
-            } else if (iequals(f.name, "transfer-encoding")) {
-                ++codings;
-                coding = f.value;
-            } else if (iequals(f.name, "connection")) {
-                close |= detail::list_has_token(f.value, "close");
-                keep_alive |= detail::list_has_token(f.value, "keep-alive");
+            switch (detail::classify_field(f.name)) {
+                case detail::known_field::content_length:
+                    ++lengths;
+                    length = f.value;
+                    break;
+                case detail::known_field::transfer_encoding:
+                    ++codings;
+                    coding = f.value;
+                    break;
+                case detail::known_field::connection:
+                    close |= detail::list_has_token(f.value, "close");
+                    keep_alive |= detail::list_has_token(f.value, "keep-alive");
+                    break;
+                default: break;
             }
         }
         const bool http11 = h.version_minor == 1;

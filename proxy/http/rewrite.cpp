@@ -22,11 +22,34 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
     out.append("\r\n");
 }
 
-// Index of the first Connection field, or headers.size() when there is none.
+// Index of the first Connection field that lists something other than the usual options
+// ("close", "keep-alive", "upgrade", which name no end-to-end field), or headers.size() when there
+// is none: then no field needs the (quadratic) listed_in_connection() check.
 std::size_t first_connection(const std::vector<header>& headers) noexcept {
-    for (std::size_t i = 0; i < headers.size(); ++i)
-        if (iequals(headers[i].name, "connection")) return i;
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+        if (headers[i].name.size() != 10 || !iequals(headers[i].name, "connection")) continue;
+        const bool lists_fields = detail::any_list_item(headers[i].value, [](std::string_view item) {
+            return !iequals(item, "close") && !iequals(item, "keep-alive") && !iequals(item, "upgrade");
+        });
+        if (lists_fields) return i;
+    }
     return headers.size();
+}
+
+// What write_upstream_request does with a field, decided by length first.
+enum class upstream_field : std::uint8_t { copy, drop, host, xff };
+
+upstream_field classify_upstream(std::string_view name) noexcept {
+    switch (name.size()) {
+        case 4: return iequals(name, "host") ? upstream_field::host : upstream_field::copy;
+        case 6: return iequals(name, "expect") ? upstream_field::drop : upstream_field::copy;  // 100-continue is ours
+        case 15: return iequals(name, "x-forwarded-for") ? upstream_field::xff : upstream_field::copy;
+        case 16:  // replaced by ours
+            return iequals(name, "x-forwarded-host") || is_hop_by_hop(name) ? upstream_field::drop : upstream_field::copy;
+        case 17:
+            return iequals(name, "x-forwarded-proto") || is_hop_by_hop(name) ? upstream_field::drop : upstream_field::copy;
+        default: return is_hop_by_hop(name) ? upstream_field::drop : upstream_field::copy;
+    }
 }
 
 // True if `name` is listed in any Connection field from index `from` on (RFC 9110 section 7.6.1:
@@ -93,20 +116,18 @@ void write_upstream_request(const request_head& h, const upstream_request_contex
     const std::size_t conn = first_connection(headers);
     bool host_written = false;
     std::size_t xff_count = 0;
-    for (std::size_t i = 0; i < headers.size(); ++i) {
-        const auto& f = headers[i];
-        if (is_hop_by_hop(f.name)) continue;
-        const bool is_host = iequals(f.name, "host");
+    for (const auto& f : headers) {
+        const auto kind = classify_upstream(f.name);
+        if (kind == upstream_field::drop) continue;
         // Host is never dropped even if Connection lists it: the upstream request needs it, and a
         // client must not be able to strip it (RFC 9112 section 3.2).
-        if (!is_host && conn < headers.size() && listed_in_connection(headers, conn, f.name)) continue;
-        if (iequals(f.name, "expect")) continue;  // atsgate answers 100-continue itself
-        if (iequals(f.name, "x-forwarded-proto") || iequals(f.name, "x-forwarded-host")) continue;
-        if (iequals(f.name, "x-forwarded-for")) {
+        if (kind != upstream_field::host && conn < headers.size() && listed_in_connection(headers, conn, f.name))
+            continue;
+        if (kind == upstream_field::xff) {
             ++xff_count;  // merged below, in order, with the client address appended
             continue;
         }
-        if (is_host) {
+        if (kind == upstream_field::host) {
             if (host_written) continue;  // the parser refuses a second Host; never forward two
             host_written = true;
         }
@@ -121,7 +142,7 @@ void write_upstream_request(const request_head& h, const upstream_request_contex
         bool first = true;
         for (std::size_t i = 0; xff_count > 0 && i < headers.size(); ++i) {
             const auto& f = headers[i];
-            if (!iequals(f.name, "x-forwarded-for") || f.value.empty()) continue;
+            if (f.value.empty() || classify_upstream(f.name) != upstream_field::xff) continue;
             if (!first) out.append(", ");
             out.append(f.value);
             first = false;
@@ -162,7 +183,7 @@ response_rewrites write_client_response(const response_head& h, const client_res
     for (const auto& f : headers) {
         if (is_hop_by_hop(f.name)) continue;
         if (conn < headers.size() && listed_in_connection(headers, conn, f.name)) continue;
-        if (iequals(f.name, "location") && f.value.size() > http_scheme.size() &&
+        if (f.name.size() == 8 && iequals(f.name, "location") && f.value.size() > http_scheme.size() &&
             iequals(f.value.substr(0, http_scheme.size()), http_scheme)) {
             // The legacy server believes it is reached over plain http; the device must only ever
             // be sent to https (Apple ATS refuses http:// loads).
