@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -234,5 +235,35 @@ TEST_CASE("response_parser: event contract", "[http][response]") {
         REQUIRE(p.feed(std::string_view("HTTP/1.1 2")).event == parse_event::need_more);
         REQUIRE(p.finish().event == parse_event::error);
         REQUIRE(p.started());
+    }
+}
+
+TEST_CASE("response_parser: mutated corpus gives the same outcome at any split", "[http][response][fuzz]") {
+    const char interesting[] = {'\r', '\n', ' ', '\t', ':', ',', ';', '0', '1', 'a', '\0', '\x7f', '\xff'};
+    std::mt19937 rng(7654321);
+    for (const auto& row : response_corpus()) {
+        DYNAMIC_SECTION(row.name) {
+            for (int round = 0; round < 40; ++round) {
+                std::string m = row.raw;
+                for (int e = 0; e < 2 && !m.empty(); ++e) {
+                    const std::size_t at = rng() % m.size();
+                    const char c = interesting[rng() % sizeof interesting];
+                    switch (rng() % 3) {
+                        case 0: m[at] = c; break;
+                        case 1: m.insert(m.begin() + static_cast<std::ptrdiff_t>(at), c); break;
+                        default: m.erase(at, 1); break;
+                    }
+                }
+                const auto whole = run_response(row.method, {m}, row.eof);
+                std::vector<std::string_view> bytes;
+                for (std::size_t i = 0; i < m.size(); ++i) bytes.push_back(std::string_view(m).substr(i, 1));
+                INFO("round " << round);
+                const auto r = run_response(row.method, bytes, row.eof);
+                REQUIRE(r.failed == whole.failed);
+                REQUIRE(r.error == whole.error);
+                REQUIRE(r.heads == whole.heads);
+                REQUIRE(r.messages == whole.messages);
+            }
+        }
     }
 }
