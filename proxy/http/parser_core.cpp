@@ -22,7 +22,6 @@ parser_core::parser_core(const settings& s) : cfg_(s) {
     static const llhttp_settings_t cbs = [] {
         llhttp_settings_t c;
         llhttp_settings_init(&c);
-        c.on_message_begin = &parser_core::cb_message_begin;
         c.on_method = &parser_core::cb_method;
         c.on_method_complete = &parser_core::cb_method_complete;
         c.on_url = &parser_core::cb_url;
@@ -287,8 +286,6 @@ std::uint32_t parser_core::mark_text() noexcept {
     mark_ = static_cast<std::uint32_t>(store_.size());
     return start;
 }
-
-int parser_core::cb_message_begin(llhttp_t*) noexcept { return 0; }
 
 int parser_core::cb_method(llhttp_t* p, const char* at, std::size_t len) noexcept {
     return self(p).append_text(at, len);

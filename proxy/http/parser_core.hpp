@@ -114,7 +114,6 @@ protected:
 
 private:
     // llhttp callbacks (data points at this object).
-    static int cb_message_begin(llhttp_t* p) noexcept;
     static int cb_method(llhttp_t* p, const char* at, std::size_t len) noexcept;
     static int cb_method_complete(llhttp_t* p) noexcept;
     static int cb_url(llhttp_t* p, const char* at, std::size_t len) noexcept;
