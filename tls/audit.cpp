@@ -345,9 +345,14 @@ void check_chain_trust(emitter& e, const endpoint_facts& ep, const chain_facts& 
         return;
     }
     std::string ev = ch.verify_error + " at depth " + std::to_string(ch.verify_error_depth) + where;
-    std::string fix = "serve the intermediates after the leaf in " +
-                      (ep.cert_path.empty() ? std::string("`cert`") : ep.cert_path) + " and set `trust` (" +
-                      trust_source(ep) + ") to the devices' root";
+    std::string fix;
+    if (ch.verify_error_depth == 0 && !ch.served.empty() && ch.served.front().self_signed) {
+        fix = "replace the self-signed certificate with one issued by a CA the devices trust";
+    } else {
+        fix = "serve the intermediates after the leaf in " +
+              (ep.cert_path.empty() ? std::string("`cert`") : ep.cert_path) +
+              " and point `trust` at the devices' root (now: " + trust_source(ep) + ")";
+    }
     e.add(id, status::fail, leaf, ev, fix);
 }
 
