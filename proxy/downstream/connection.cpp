@@ -246,9 +246,10 @@ net::awaitable<bool> connection::serve_one(bool first) {
     }
     for (;;) {
         if (rpos_ == rend_) {
-            if (!p.started() && !first) {
+            if (!p.started()) {
+                // Between requests (or before the first): nothing is lost by closing now.
                 if (w_.draining()) co_return false;
-                wd_.arm(slot_main, phase::keepalive, timeouts().keepalive, client_socket());
+                if (!first) wd_.arm(slot_main, phase::keepalive, timeouts().keepalive, client_socket());
                 node_.idle = true;
             }
             auto [ec, n] = co_await tls_.read_some({rbuf_.get(), io_buffer_size});
