@@ -196,15 +196,16 @@ std::string lower(std::string_view s) {
 }
 
 // If `buf` holds a complete HTTP response, its length. Understands Content-Length, chunked
-// (without trailers beyond the final CRLF pair) and bodiless statuses; nullopt when more is needed
+// (without trailers beyond the final CRLF pair), bodiless statuses and responses to HEAD; nullopt
+// when more is needed
 // or the body is close-delimited.
-std::optional<std::size_t> complete_response_length(std::string_view buf, bool& close_delimited) {
+std::optional<std::size_t> complete_response_length(std::string_view buf, bool head_request, bool& close_delimited) {
     close_delimited = false;
     const auto head_end = buf.find("\r\n\r\n");
     if (head_end == std::string_view::npos) return std::nullopt;
     const std::size_t body_at = head_end + 4;
     const int status = status_of(buf);
-    if ((status >= 100 && status < 200) || status == 204 || status == 304) return body_at;
+    if (head_request || (status >= 100 && status < 200) || status == 204 || status == 304) return body_at;
     const std::string head = lower(buf.substr(0, head_end));
     auto header_value = [&](std::string_view name) -> std::optional<std::string> {
         const std::string key = "\r\n" + std::string(name) + ":";
@@ -884,7 +885,7 @@ tls_client::read_result tls_client::read_until_close(milliseconds within) {
     return r;
 }
 
-tls_client::read_result tls_client::read_response(milliseconds within) {
+tls_client::read_result tls_client::read_response(milliseconds within, bool head_request) {
     read_result r;
     std::string buf = std::exchange(pending_, {});
     if (!ssl_) {
@@ -895,7 +896,7 @@ tls_client::read_result tls_client::read_response(milliseconds within) {
     const auto deadline = deadline_after(within);
     for (int i = 0; i < 1'000'000; ++i) {
         bool close_delimited = false;
-        if (auto len = complete_response_length(buf, close_delimited)) {
+        if (auto len = complete_response_length(buf, head_request, close_delimited)) {
             r.data = buf.substr(0, *len);
             pending_ = buf.substr(*len);
             return r;

@@ -360,8 +360,10 @@ public:
     };
     // Reads until the server closes or the deadline (scaled `within`).
     read_result read_until_close(milliseconds within = milliseconds(5000));
-    // Reads exactly one HTTP/1.1 response (Content-Length, chunked or, failing both, up to close).
-    read_result read_response(milliseconds within = milliseconds(5000));
+    // Reads exactly one HTTP/1.1 response (Content-Length, chunked or, failing both, up to close);
+    // the response to a HEAD request (`head_request`) ends with its head. Bytes after it are kept
+    // for the next read.
+    read_result read_response(milliseconds within = milliseconds(5000), bool head_request = false);
 
     SSL* native() noexcept { return ssl_.get(); }
 
