@@ -30,6 +30,13 @@ using net::error_code;
 using net::phase;
 using clock = std::chrono::steady_clock;
 
+// Lingering close (RFC 9112 section 9.6): after an error reply that closes the connection, read and
+// discard what the client still sends for at most linger_total, giving up after a linger_pause of
+// silence. Closing with unread input makes the kernel send a TCP reset, which can destroy the reply
+// before the client reads it (a 413 while the body is still being uploaded). nginx's lingering_close.
+constexpr auto linger_pause = std::chrono::seconds(2);
+constexpr auto linger_total = std::chrono::seconds(5);
+
 // One TLS record of plaintext: the read size on both sides and the coalescing size for writes.
 constexpr std::size_t io_buffer_size = 16 * 1024;
 constexpr std::size_t slot_main = 0;    // handshake, request head, response relay
@@ -131,6 +138,7 @@ private:
     net::awaitable<download_result> download(const http::request_head& h, upstream::lease& up);
     net::awaitable<bool> flush_to_client(download_result& d);
     net::awaitable<bool> local_reply(const http::request_head* h, std::uint16_t status, bool close);
+    net::awaitable<void> linger();
     void append_body(std::string& out, std::span<const http::body_span> spans, bool chunked);
     void log_access(const http::request_head* h, std::uint16_t status, std::uint64_t bytes, double upstream_ms);
 
@@ -169,6 +177,7 @@ private:
     bool upload_done_ = false;
     bool download_done_ = false;
     std::uint16_t upload_status_ = 0;  // status to answer when the request body was refused
+    bool linger_ = false;  // a local reply closed the connection: linger() before closing
 };
 
 net::awaitable<void> connection::session() {
@@ -212,7 +221,19 @@ net::awaitable<void> connection::session() {
 
     bool first = true;
     while (co_await serve_one(first)) first = false;
+    if (linger_) co_await linger();
     tls_.close();
+}
+
+net::awaitable<void> connection::linger() {
+    tls_.shutdown_send();  // close_notify + FIN: the client knows the reply is complete
+    const auto until = clock::now() + linger_total;
+    for (auto now = clock::now(); now < until; now = clock::now()) {
+        wd_.arm(slot_main, phase::client_body, std::min<clock::duration>(until - now, linger_pause), client_socket());
+        auto [ec, n] = co_await client_socket().async_read_some(asio::buffer(rbuf_.get(), io_buffer_size));
+        wd_.disarm(slot_main);
+        if (ec) break;  // the client closed, reset, was silent for linger_pause, or a drain cancelled it
+    }
 }
 
 void connection::handshake_failed(const error_code& ec) {
@@ -666,6 +687,7 @@ net::awaitable<bool> connection::local_reply(const http::request_head* h, std::u
     wd_.disarm(slot_main);
     cout_.clear();
     log_access(h, status, 0, upstream_ms_);
+    if (close && !ec) linger_ = true;  // the client may still be sending (a refused body, pipelined requests)
     co_return !ec && !close;
 }
 

@@ -129,7 +129,7 @@ awaitable<error_code> tls_stream::write_all(std::span<const char> data) {
 }
 
 void tls_stream::close() noexcept {
-    if (ssl_ && !broken_ && SSL_is_init_finished(ssl_.get())) {
+    if (ssl_ && !broken_ && SSL_is_init_finished(ssl_.get()) && (SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN) == 0) {
         // One non-blocking attempt at close_notify; we do not wait for the peer's (RFC 8446 section 6.1
         // allows closing after sending ours).
         if (SSL_shutdown(ssl_.get()) < 0) ERR_clear_error();
@@ -137,6 +137,14 @@ void tls_stream::close() noexcept {
     error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
+}
+
+void tls_stream::shutdown_send() noexcept {
+    if (ssl_ && !broken_ && SSL_is_init_finished(ssl_.get()) && (SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN) == 0) {
+        if (SSL_shutdown(ssl_.get()) < 0) ERR_clear_error();
+    }
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 }  // namespace atsgate::net

@@ -46,6 +46,9 @@ public:
 
     // Best effort, never waits: sends close_notify if the connection is healthy, then closes the socket.
     void close() noexcept;
+    // Best effort, never waits: sends close_notify if the connection is healthy and half-closes the
+    // socket (FIN); the peer's bytes can still be read from socket(). close() still has to follow.
+    void shutdown_send() noexcept;
 
     tcp_socket& socket() noexcept { return socket_; }
     SSL* native() noexcept { return ssl_.get(); }
