@@ -271,6 +271,17 @@ milliseconds remaining(clock::time_point deadline) {
     return std::chrono::ceil<milliseconds>(deadline - now);
 }
 
+bool poll_until(const std::function<bool()>& done, milliseconds within, milliseconds every) {
+    const auto deadline = deadline_after(within);
+    for (int i = 0; i < 1'000'000; ++i) {
+        if (done()) return true;
+        const auto left = remaining(deadline);
+        if (left == 0ms) break;
+        ::poll(nullptr, 0, poll_ms(std::min(left, every)));
+    }
+    return done();
+}
+
 // ---- tools and paths ---------------------------------------------------------------------------
 
 std::vector<std::string> missing_tools(std::initializer_list<std::string_view> tools) {
@@ -699,13 +710,8 @@ metrics proxy::scrape() const {
 }
 
 std::uint64_t proxy::wait_for_counter(std::string_view series, std::uint64_t at_least, milliseconds within) const {
-    const auto deadline = deadline_after(within);
     std::uint64_t v = 0;
-    for (int i = 0; i < 10'000; ++i) {
-        v = counter(series);
-        if (v >= at_least || remaining(deadline) == 0ms) break;
-        ::poll(nullptr, 0, 10);  // polling a counter: nothing to wait on but time
-    }
+    poll_until([&] { return (v = counter(series)) >= at_least; }, within);
     return v;
 }
 

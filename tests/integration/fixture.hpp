@@ -60,6 +60,10 @@ milliseconds scaled(milliseconds base);
 clock::time_point deadline_after(milliseconds base);
 // Time left until `deadline`, never negative.
 milliseconds remaining(clock::time_point deadline);
+// Calls `done` every `every` until it returns true or scaled(within) has passed (bounded in count
+// too); returns its last result. For conditions nothing can be waited on for (a counter, a log
+// line, a port being refused).
+bool poll_until(const std::function<bool()>& done, milliseconds within, milliseconds every = milliseconds(10));
 
 // ---- tools and paths ---------------------------------------------------------------------------
 
