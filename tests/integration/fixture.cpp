@@ -313,7 +313,10 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
     return out;
 }
 
-fs::path atsgate_binary() { return ATSGATE_BIN; }
+fs::path atsgate_binary() {
+    const char* v = std::getenv("ATSGATE_TEST_BINARY");
+    return v != nullptr && *v != '\0' ? fs::path(v) : fs::path(ATSGATE_BIN);
+}
 fs::path backend_script() { return fs::path(ATSGATE_SOURCE_DIR) / "deploy" / "demo" / "legacy_mdm.py"; }
 
 std::string read_text(const fs::path& p) {

@@ -71,7 +71,8 @@ bool poll_until(const std::function<bool()>& done, milliseconds within, millisec
 std::vector<std::string> missing_tools(std::initializer_list<std::string_view> tools);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
-// The atsgate binary under test (the build's $<TARGET_FILE:atsgate>).
+// The atsgate binary under test: $ATSGATE_TEST_BINARY if set (another build, an installed
+// package), else the build's $<TARGET_FILE:atsgate>.
 fs::path atsgate_binary();
 // deploy/demo/legacy_mdm.py in the source tree.
 fs::path backend_script();

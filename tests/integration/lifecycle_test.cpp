@@ -51,8 +51,9 @@ TEST_CASE("lifecycle: SIGTERM finishes in-flight requests, refuses new connectio
     REQUIRE(status_of(idle.read_response().data) == 204);
 
     // A slow request in flight: the backend has it when we signal.
-    auto slow = background_curl(env, px.url("/slow?ms=1500"), "slow");
-    REQUIRE(wait_received(be, "/slow?ms=1500", 10000ms));
+    const std::string slow_target = "/slow?ms=" + std::to_string(scaled(1500ms).count());
+    auto slow = background_curl(env, px.url(slow_target), "slow");
+    REQUIRE(wait_received(be, slow_target, 10000ms));
 
     const auto signalled = clock::now();
     REQUIRE(px.proc().signal(SIGTERM));
