@@ -265,6 +265,29 @@ TEST_CASE("http: several requests in one curl run share one connection", "[integ
     CHECK(be.request_lines().size() == 4);
 }
 
+TEST_CASE("http: a close-delimited backend body reaches the client chunked on a kept connection",
+          "[integration][http]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    proxy px(env, env.default_config(be.url()));
+    tls_client c;
+    REQUIRE(c.connect(px.port()).ok);
+    REQUIRE(c.write("GET /close HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    const auto first = c.read_response();
+    INFO(first.data);
+    CHECK(status_of(first.data) == 200);
+    CHECK(lower(header_of(first.data, "transfer-encoding")) == "chunked");
+    CHECK(header_of(first.data, "connection").empty());
+    CHECK(first.data.find("closed-delimited body\n") != std::string::npos);
+    // The client connection stays usable although the backend closed its own.
+    REQUIRE(c.write("GET /bytes/3 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+    const auto second = c.read_until_close();
+    CHECK(status_of(second.data) == 200);
+    CHECK(second.data.substr(second.data.size() - 3) == std::string("\x00\x01\x02", 3));
+    CHECK(px.counter("atsgate_handshakes_total") == 1);
+}
+
 TEST_CASE("http: the backend sees forwarded headers and no hop-by-hop headers", "[integration][http]") {
     ATSGATE_SKIP_UNLESS_TOOLS("curl", "python3");
     test_env env;
