@@ -643,6 +643,16 @@ std::string_view to_string(status s) noexcept {
     return "UNKNOWN";
 }
 
+std::string json_quote(std::string_view s) {
+    std::string out;
+    append_json(out, s);
+    return out;
+}
+
+std::string printable(std::string_view s) { return one_line(s); }
+
+std::string subject_label(const std::string& subject) { return cn_of(subject); }
+
 report audit(const std::vector<endpoint_facts>& endpoints, std::int64_t now) {
     report r;
     for (const auto& ep : endpoints) {

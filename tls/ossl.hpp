@@ -8,6 +8,8 @@
 //  - ossl::up_ref(p) turns a borrowed pointer into an owned one.
 
 #include <openssl/bio.h>
+#include <openssl/pem.h>  // before cms.h: it declares PEM_read_bio_CMS only when pem.h is in
+#include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -53,6 +55,7 @@ ATSGATE_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free);
 ATSGATE_OSSL_DELETER(EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free);
 ATSGATE_OSSL_DELETER(BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free);
 ATSGATE_OSSL_DELETER(PKCS7, PKCS7_free);
+ATSGATE_OSSL_DELETER(CMS_ContentInfo, CMS_ContentInfo_free);
 
 #undef ATSGATE_OSSL_DELETER
 
