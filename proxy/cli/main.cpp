@@ -2,9 +2,11 @@
 //
 //   atsgate run   [-c FILE]          validate, audit, then serve (exit 2 config error, 3 audit FAIL)
 //   atsgate check [-c FILE] [--json] validate and audit only, no sockets (exit 0 / 2 / 3)
+//   atsgate probe [options] TARGET... audit remote servers for ATS (exit 0 / 1 / 2; proxy/probe)
 //   atsgate --version | --help
 
 #include "config/loader.hpp"
+#include "proxy/probe/command.hpp"
 #include "proxy/server/server.hpp"
 #include "proxy/snapshot/snapshot.hpp"
 #include "tls/audit.hpp"
@@ -44,6 +46,8 @@ void print_usage(std::FILE* out) {
         "commands:\n"
         "  run    validate the config, audit every listener against Apple's ATS rules, then serve\n"
         "  check  validate and audit only (opens no sockets), like `nginx -t`\n"
+        "  probe  audit remote servers, URLs and profiles against ATS like an Apple device\n"
+        "         (exit 0 no FAIL, 1 a FAIL, 2 usage error; see `atsgate probe --help`)\n"
         "\n"
         "options:\n"
         "  -c, --config FILE  configuration file (default /etc/atsgate/atsgate.toml)\n"
@@ -190,6 +194,9 @@ int main(int argc, char** argv) {
                 return exit_ok;
             }
         }
+        // probe has its own options and exit codes (0 / 1 / 2): proxy/probe/command.cpp.
+        if (argc >= 2 && std::string_view(argv[1]) == "probe")
+            return probe::command_main(std::vector<std::string_view>(argv + 2, argv + argc));
         options o;
         if (!parse_args(argc, argv, o)) return exit_config;
         if (o.command.empty()) {

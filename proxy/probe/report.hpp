@@ -1,0 +1,76 @@
+#pragma once
+// The probe report: per target and per profile, a list of checks with stable ids, plus the
+// nscurl-style matrix per target. Rendered as text (optionally coloured) or JSON (schema below,
+// documented in README "Probing an MDM stack").
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace atsgate::probe {
+
+// tls::status plus `exempt` (Apple exempts SCEP URLs from ATS: neither a pass nor a failure).
+enum class status { pass, info, warn, fail, unknown, exempt };
+
+std::string_view to_string(status s) noexcept;    // "PASS", "INFO", "WARN", "FAIL", "UNKNOWN", "EXEMPT"
+std::string_view json_name(status s) noexcept;    // "pass", ..., "exempt"
+
+struct check {
+    std::string id;           // stable id: "probe.ems", "cert.chain", "profile.http_url", ...
+    status result = status::unknown;
+    std::string subject;      // certificate subject (cert.*), key path (profile.*), or ""
+    std::string evidence;     // what was observed, one line
+    std::string remediation;  // one line; empty on pass/info/exempt
+};
+
+// One row of the nscurl-style matrix: would a client with this configuration connect?
+struct matrix_row {
+    std::string id;       // stable: "ats_default", "tls13", "tls12", "tls12_no_pfs"
+    std::string label;    // "ATS default", "TLS 1.3 only", "TLS 1.2 only", "TLS 1.2 without PFS"
+    status result = status::unknown;  // pass / fail / unknown (not attempted)
+    std::string detail;   // negotiated version and suite, or why it failed
+};
+
+struct target_report {
+    std::string target;   // canonical URL
+    std::string address;  // connected address, "" if unreachable
+    std::string sni;      // SNI sent, "" if none
+    std::string source;   // where the target came from
+    std::vector<check> checks;
+    std::vector<matrix_row> matrix;
+    bool failed() const noexcept;
+};
+
+struct profile_report {
+    std::string path;
+    std::string format;        // "XML plist" / "binary plist"
+    bool signed_cms = false;
+    std::vector<check> checks;
+    bool failed() const noexcept;
+};
+
+struct report {
+    std::vector<profile_report> profiles;
+    std::vector<target_report> targets;
+    bool failed() const noexcept;  // any FAIL anywhere
+    std::size_t count(status s) const noexcept;  // checks with this status (matrix rows not counted)
+};
+
+// Text: one block per profile and per target, the matrix, a one-line summary at the end.
+// `colour`: ANSI colours for the status words (the caller decides: TTY and NO_COLOR unset).
+std::string render_text(const report& r, bool colour);
+
+// JSON, schema version 1:
+// {"version":1,
+//  "summary":{"targets":n,"targets_passed":n,"targets_failed":n,"profiles":n,"profiles_failed":n,
+//             "pass":n,"info":n,"warn":n,"fail":n,"unknown":n,"exempt":n},
+//  "profiles":[{"path":..,"format":..,"signed":bool,"result":"pass|fail",
+//               "checks":[{"id":..,"status":..,"subject":..,"evidence":..,"remediation":..}]}],
+//  "targets":[{"target":..,"address":..,"sni":..,"source":..,"result":"pass|fail",
+//              "checks":[...same shape...],
+//              "matrix":[{"id":..,"label":..,"result":"pass|fail|unknown","detail":..}]}]}
+// Fields are only ever added, never renamed or removed.
+std::string render_json(const report& r);
+
+}  // namespace atsgate::probe
