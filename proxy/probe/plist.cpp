@@ -122,7 +122,7 @@ public:
             return r;
         }
         if (s_.size() >= 2 && ((s_[0] == '\xFE' && s_[1] == '\xFF') || (s_[0] == '\xFF' && s_[1] == '\xFE'))) {
-            r.error = "UTF-16 XML is not supported (convert the profile to UTF-8)";
+            r.error = "line 1, column 1: UTF-16 XML is not supported (convert the profile to UTF-8)";
             return r;
         }
         if (s_.substr(0, 3) == "\xEF\xBB\xBF") i_ = 3;
