@@ -249,15 +249,9 @@ int command_main(const std::vector<std::string_view>& args) {
                 continue;
             }
             for (const auto& u : p->urls) {
-                if (!u.https) continue;  // judged in the profile's own block
+                if (!u.https || !u.invalid.empty()) continue;  // judged in the profile's own block
                 std::string err2;
-                auto t = parse_target(u.url, err2);
-                if (!t) {
-                    std::fprintf(stderr, "atsgate probe: %s: %s: %s\n", text.c_str(), u.key_path.c_str(), err2.c_str());
-                    ok = false;
-                    continue;
-                }
-                add_target(inputs, *t, text + ": " + u.key_path);
+                if (auto t = parse_target(u.url, err2)) add_target(inputs, *t, text + ": " + u.key_path);
             }
             profiles.push_back(std::move(*p));
         }

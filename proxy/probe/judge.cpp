@@ -535,15 +535,17 @@ profile_report judge_profile(const profile_facts& p) {
             add(r.checks, "profile.signature", status::info, who + " (signature not checked)");
     }
 
-    std::size_t https = 0, http = 0, exempt = 0;
+    std::size_t https = 0, http = 0, exempt = 0, invalid = 0;
     for (const auto& u : p.urls) {
-        if (u.https) ++https;
+        if (!u.invalid.empty()) ++invalid;
+        else if (u.https) ++https;
         else if (u.scep_exempt) ++exempt;
         else ++http;
     }
     add(r.checks, "profile.urls", status::info,
         std::to_string(p.urls.size()) + " URL(s): " + std::to_string(https) + " https (probed as targets), " +
-            std::to_string(http) + " http, " + std::to_string(exempt) + " SCEP (exempt)");
+            std::to_string(http) + " http, " + std::to_string(exempt) + " SCEP (exempt)" +
+            (invalid > 0 ? ", " + std::to_string(invalid) + " unusable" : std::string{}));
 
     bool any = false;
     for (const auto& u : p.urls) {
@@ -563,6 +565,16 @@ profile_report judge_profile(const profile_facts& p) {
         r.checks.push_back(std::move(c));
     }
     if (!any) add(r.checks, "profile.http_url", status::pass, "no http:// URL");
+    for (const auto& u : p.urls) {
+        if (u.invalid.empty()) continue;
+        check c;
+        c.id = "profile.url_invalid";
+        c.result = status::fail;
+        c.subject = u.key_path;
+        c.evidence = u.url + " cannot be probed: " + u.invalid;
+        c.remediation = "fix the URL in " + u.key_path + " (devices cannot use it either)";
+        r.checks.push_back(std::move(c));
+    }
     return r;
 }
 

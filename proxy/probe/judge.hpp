@@ -23,7 +23,7 @@ struct probe_check {
     std::string_view requirement;  // what is checked, one line (README table)
 };
 
-inline constexpr std::array<probe_check, 12> probe_checks{{
+inline constexpr std::array<probe_check, 13> probe_checks{{
     {"probe.reachability", "Reachability", "the name resolves and the port accepts a TCP connection"},
     {"probe.tls_versions", "TLS versions", "TLS 1.2 or 1.3 accepted (FAIL if neither); TLS 1.0/1.1 accepted or TLS 1.3 missing: WARN"},
     {"probe.ats_default", "ATS default connection", "a device's default ATS connection succeeds; on failure, which requirement broke it"},
@@ -36,6 +36,7 @@ inline constexpr std::array<probe_check, 12> probe_checks{{
     {"profile.signature", "Profile signature", "CMS signer and whether the signature verifies (INFO; WARN if broken)"},
     {"profile.urls", "Profile URLs", "the URLs found in the profile (INFO); each https:// URL is probed as a target"},
     {"profile.http_url", "Plain-HTTP URL in a profile", "no http:// URL in the profile (FAIL), except a SCEP payload URL (EXEMPT)"},
+    {"profile.url_invalid", "Unusable URL in a profile", "every https:// URL in the profile can be parsed and probed (FAIL)"},
 }};
 
 // The matrix rows, in order: id and label.

@@ -59,6 +59,10 @@ void walk(const plist::value& v, const std::string& path, const std::string& key
             u.payload_type = payload_type;
             // Apple: "SCEP" is exempt from ATS (the CSR is signed and the response encrypted).
             u.scep_exempt = !https && payload_type == scep_payload && key == "URL";
+            if (https) {
+                std::string why;
+                if (!parse_target(u.url, why)) u.invalid = why;  // e.g. an unexpanded "https://$SERVER/mdm"
+            }
             out.push_back(std::move(u));
             return;
         }

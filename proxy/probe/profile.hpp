@@ -12,6 +12,7 @@
 // is marked exempt.
 
 #include "proxy/probe/plist.hpp"
+#include "proxy/probe/target.hpp"
 
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@ struct profile_url {
     bool https = false;        // scheme is https (else http)
     bool scep_exempt = false;  // http URL of a SCEP payload (exempt from ATS)
     std::string payload_type;  // PayloadType of the nearest enclosing payload dict, "" if none
+    std::string invalid;       // https only: why it is not a usable URL (parse_target's reason), "" if usable
 };
 
 // Every http(s) URL string in `root`, in document order. Pure.

@@ -486,6 +486,10 @@ TEST_CASE("judge: profiles", "[probe][judge][profile]") {
     profile_facts scep = unsigned_https;
     scep.urls.push_back(url("PayloadContent[1].PayloadContent.URL", "http://scep.example.test/scep", true));
 
+    profile_facts invalid = unsigned_https;
+    invalid.urls.push_back(url("PayloadContent[0].CheckInURL", "https://$SERVER/checkin"));
+    invalid.urls.back().invalid = "invalid host name \"$server\"";
+
     profile_facts both = http;
     both.urls.push_back(url("PayloadContent[1].PayloadContent.URL", "http://scep.example.test/scep", true));
 
@@ -500,6 +504,10 @@ TEST_CASE("judge: profiles", "[probe][judge][profile]") {
          {{"profile.signature", status::info}, {"profile.urls", status::info}, {"profile.http_url", F}}, 1},
         {"a SCEP http:// URL is exempt, not a pass", scep,
          {{"profile.signature", status::info}, {"profile.urls", status::info}, {"profile.http_url", status::exempt}}, 1},
+        {"an https URL that cannot be probed", invalid,
+         {{"profile.signature", status::info}, {"profile.urls", status::info}, {"profile.http_url", P},
+          {"profile.url_invalid", F}},
+         1},
         {"http and SCEP: one finding each", both,
          {{"profile.signature", status::info}, {"profile.urls", status::info}, {"profile.http_url", F}}, 2},
     };
@@ -515,7 +523,7 @@ TEST_CASE("judge: profiles", "[probe][judge][profile]") {
             INFO(describe(got));
             CHECK(got == r.want);
             CHECK(http_findings == r.http_url_findings);
-            CHECK(rep.failed() == (r.want.at("profile.http_url") == status::fail));
+            CHECK(rep.failed() == (r.want.at("profile.http_url") == status::fail || r.want.count("profile.url_invalid") > 0));
         }
     }
     const auto rep = judge_profile(both);

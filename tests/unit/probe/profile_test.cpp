@@ -129,6 +129,16 @@ TEST_CASE("profile: every http(s) URL with its key path; SCEP's URL exempt", "[p
     }
 }
 
+TEST_CASE("profile: an https URL that cannot be probed is marked, not dropped", "[probe][profile]") {
+    auto r = plist::parse_xml(R"(<plist><dict><key>ServerURL</key><string>https://$SERVER/mdm</string>
+        <key>CheckInURL</key><string>https://mdm.example.test:99999/</string></dict></plist>)");
+    REQUIRE(r.ok);
+    auto urls = extract_urls(r.root);
+    REQUIRE(urls.size() == 2);
+    CHECK_THAT(urls[0].invalid, Catch::Contains("invalid host name"));
+    CHECK_THAT(urls[1].invalid, Catch::Contains("invalid port"));
+}
+
 TEST_CASE("profile: an https SCEP URL is a plain https URL, not exempt", "[probe][profile]") {
     auto r = plist::parse_xml(R"(<plist><dict><key>PayloadType</key><string>com.apple.security.scep</string>
         <key>PayloadContent</key><dict><key>URL</key><string>https://scep.example.test/</string></dict></dict></plist>)");
