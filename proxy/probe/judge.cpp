@@ -484,6 +484,7 @@ target_report judge_target(const target_facts& f, std::int64_t now) {
     for (const auto& [id, label] : matrix_rows) r.matrix.push_back({std::string(id), std::string(label), status::unknown, {}});
 
     if (f.tgt.scheme == "http") {
+        r.sni.clear();  // never contacted
         add(r.checks, "http.https_only", status::fail, r.target + " is plain HTTP: devices refuse it (ATS)",
             "serve " + f.tgt.host + " over HTTPS and use an https:// URL");
         for (auto& row : r.matrix) {

@@ -371,6 +371,16 @@ TEST_CASE("judge: every situation gives exactly the expected verdicts", "[probe]
     }
 }
 
+TEST_CASE("judge: an http:// target is reported without connection details", "[probe][judge]") {
+    target_facts f = compliant();
+    std::string err;
+    f.tgt = *parse_target("http://mdm.example.test/mdm", err);
+    const auto rep = judge_target(f, fixed_now);
+    CHECK(rep.sni.empty());
+    REQUIRE(rep.checks.size() == 1);
+    CHECK(rep.checks[0].evidence == "http://mdm.example.test/mdm is plain HTTP: devices refuse it (ATS)");
+}
+
 TEST_CASE("judge: checks come in the documented order", "[probe][judge]") {
     const auto rep = judge_target(compliant(), fixed_now);
     std::vector<std::string> ids;
