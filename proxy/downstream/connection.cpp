@@ -240,20 +240,23 @@ void connection::handshake_failed(const error_code& ec) {
     auto& st = w_.counters();
     tls::refusal reason = tls::classify_failure(hs_, tls_.ssl_reason());
     const bool timed_out = wd_.expired(slot_main) == phase::handshake;
-    stats::inc(st.refused[static_cast<std::size_t>(reason)]);
     if (!hs_.hello_seen) {
-        // Port scans, TCP health checks, plain-HTTP clients: no ClientHello to report on.
+        // Port scans, TCP health checks, plain-HTTP clients: no ClientHello, so nothing was refused.
+        stats::inc(st.handshakes_aborted);
         spdlog::debug("handshake failed before a ClientHello: client={}:{} listener={} error={}{}", client_ip_,
                       client_port_, listener_cfg().name, timed_out ? "timeout" : ec.message(),
                       tls_.ssl_error_text().empty() ? "" : " (" + tls_.ssl_error_text() + ")");
         return;
     }
+    stats::inc(st.refused[static_cast<std::size_t>(reason)]);
     const auto& o = hs_.hello;
+    // When the gate refused, OpenSSL's own text is just "callback failed": the reason says it all.
+    const bool gate = hs_.reason != tls::refusal::none;
     spdlog::info(
         "handshake refused: client={}:{} listener={} reason={} offered: max_version={} suites={} ems={} sni={}{}",
         client_ip_, client_port_, listener_cfg().name, tls::to_string(reason), version_name(o.max_version),
         o.suite_count, o.ems ? "yes" : "no", o.sni[0] != '\0' ? o.sni.data() : "-",
-        timed_out ? " (timeout)" : (tls_.ssl_error_text().empty() ? "" : " (" + tls_.ssl_error_text() + ")"));
+        timed_out ? " (timeout)" : (gate || tls_.ssl_error_text().empty() ? "" : " (" + tls_.ssl_error_text() + ")"));
 }
 
 net::awaitable<bool> connection::serve_one(bool first) {

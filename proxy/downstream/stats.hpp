@@ -18,6 +18,7 @@ struct stats {
     counter connections_active{0};   // gauge
     counter handshakes{0};           // completed TLS handshakes
     counter resumed_handshakes{0};   // ... of which resumed (tickets)
+    counter handshakes_aborted{0};   // connections that ended before a ClientHello (scans, TCP probes, timeouts)
     std::array<counter, tls::refusal_count> refused{};  // refused handshakes by tls::refusal (index 0 unused)
     counter requests{0};             // request heads received
     std::array<counter, 6> responses{};  // responses sent to clients by status class: [1] 1xx .. [5] 5xx

@@ -47,6 +47,9 @@ std::string render_metrics(const std::vector<const stats*>& ws) {
     metric(out, "atsgate_handshakes_resumed_total", "counter", "Completed TLS handshakes that resumed a session.",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.resumed_handshakes; }));
 
+    metric(out, "atsgate_handshakes_aborted_total", "counter",
+           "Connections that ended before sending a ClientHello (port scans, TCP probes, timeouts).",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.handshakes_aborted; }));
     out += "# HELP atsgate_handshake_refused_total TLS handshakes refused, by ATS reason.\n";
     out += "# TYPE atsgate_handshake_refused_total counter\n";
     for (std::size_t r = 1; r < tls::refusal_count; ++r) {
