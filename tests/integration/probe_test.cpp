@@ -420,7 +420,7 @@ TEST_CASE("probe: atsgate's own listener passes everything", "[integration][prob
     }
 }
 
-TEST_CASE("probe: a URL that redirects to http:// FAILs; https redirects are followed", "[integration][probe]") {
+TEST_CASE("probe: a URL that redirects to http:// FAILs, https redirects are followed", "[integration][probe]") {
     ATSGATE_SKIP_UNLESS_TOOLS("python3");
     test_env env;
     backend be(env);

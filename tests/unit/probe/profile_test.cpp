@@ -97,7 +97,7 @@ const test::test_cert& signer() {
 
 }  // namespace
 
-TEST_CASE("profile: every http(s) URL with its key path; SCEP's URL exempt", "[probe][profile]") {
+TEST_CASE("profile: every http(s) URL with its key path, SCEP's URL exempt", "[probe][profile]") {
     auto r = plist::parse_xml(profile_xml);
     REQUIRE(r.ok);
     const auto urls = extract_urls(r.root);
