@@ -43,8 +43,11 @@ struct server_setup {
         l.name = "bench";
         l.address = "127.0.0.1";
         l.port = 443;
-        l.cert = dir.write_chain("cert.pem", {&leaf}).string();
-        l.key = dir.write_key("key.pem", leaf).string();
+        config::certificate c;
+        c.shorthand = true;
+        c.cert = dir.write_chain("cert.pem", {&leaf}).string();
+        c.key = dir.write_key("key.pem", leaf).string();
+        l.certificates.push_back(std::move(c));
         l.trust = dir.write_chain("trust.pem", {&root}).string();
         config::diagnostics diags;
         built = tls::build_listener_tls(l, 0, diags);

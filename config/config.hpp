@@ -26,6 +26,9 @@ using duration = std::chrono::milliseconds;
 
 enum class tls_version { v1_2, v1_3 };
 
+// Versions toward a legacy backend (the internal hop may need TLS 1.0 / 1.1).
+enum class tls_version_any { v1_0, v1_1, v1_2, v1_3 };
+
 enum class log_level { trace, debug, info, warn, error, off };
 
 // [server]
@@ -90,24 +93,104 @@ struct positioned {
     source_pos where;
 };
 
+enum class listener_kind {
+    https,  // device-facing TLS listener (the ATS policy applies)
+    scep,   // plaintext listener that forwards SCEP requests only (Apple exempts SCEP from ATS)
+};
+
+enum class unknown_sni_mode {
+    default_cert,  // an SNI matching no certificate (or no SNI) gets the listener's first certificate
+    refuse,        // ... is refused with an unrecognized_name alert (no SNI still gets the default)
+};
+
+enum class client_auth_mode {
+    none,      // no client certificate is requested
+    optional,  // requested; the handshake also succeeds without one
+    require,   // a handshake without a client certificate is refused
+};
+
+enum class client_cert_format {
+    escaped_pem,  // URL-escaped PEM (NanoMDM's -cert-header, nginx's $ssl_client_escaped_cert)
+    rfc9440,      // RFC 9440 Client-Cert: a structured-field byte sequence of the DER (":base64:")
+};
+
+// [[listener.certificate]] — one certificate (chain + key) a listener can serve. A listener's
+// `cert`/`key` shorthand is certificates[0]. Certificates are grouped by their names: one name may
+// have an ECDSA and an RSA certificate (ECDSA preferred, RSA for clients that need it).
+struct certificate {
+    std::string cert;  // required; PEM: leaf first, then intermediates (absolute path)
+    std::string key;   // required; PEM private key of the leaf (absolute path)
+    // names = [...]: the SNI names it serves, exact ("mdm.example.com") or one-label wildcards
+    // ("*.example.com"). Empty: the DNS names of the certificate's subjectAltName (decided by tls/).
+    std::vector<positioned> names;
+    bool shorthand = false;         // written as the listener's own cert/key keys
+    bool shorthand_offset = false;  // a shorthand precedes it: its [[listener.certificate]] index is one less
+    source_pos where;
+    std::map<std::string, source_pos> key_pos;
+};
+
+// A weighted target of a route: traffic share `weight` goes to upstream `upstream`.
+struct split_target {
+    std::string upstream;
+    std::size_t upstream_index = 0;
+    std::uint32_t weight = 1;  // 0..1000000; 0 = takes no new traffic (blue/green switch)
+};
+
+enum class sticky_kind {
+    none,          // each request picks a target by weight
+    client_cert,   // the SHA-256 fingerprint of the client certificate picks the target
+    header,        // the value of request header `sticky_name` picks it
+    path_segment,  // the path segment number `sticky_segment` (1-based) picks it
+};
+
+struct static_response {
+    std::uint16_t status = 200;     // 200..599
+    std::string content_type = "application/json";
+    std::string body;               // at most 64 KiB (from static_body or static_file)
+};
+
+// [[listener.route]] — host and path-prefix routing; the longest matching prefix wins (among
+// routes whose host matches; exact host before wildcard host before any host).
+struct route {
+    std::string name;   // optional; [A-Za-z0-9_.-]{1,64}, unique in the listener; needed to
+                        // switch weights through the admin endpoint
+    std::string host;   // optional; exact ("enroll.example.com") or "*.example.com"; empty = any
+    std::string path = "/";  // prefix, starts with "/"
+    // Targets: `upstream = "x"` is one target of weight 1; `split = [{upstream, weight}, ...]`.
+    // Empty when the route answers with static_reply.
+    std::vector<split_target> targets;
+    sticky_kind sticky = sticky_kind::none;
+    std::string sticky_name;         // header name for sticky_kind::header
+    std::uint32_t sticky_segment = 0;  // 1-based for sticky_kind::path_segment
+    std::optional<static_response> static_reply;
+    source_pos where;
+    std::map<std::string, source_pos> key_pos;
+};
+
 // [[listener]]
 struct listener {
     std::string name;         // required; unique among listeners; [A-Za-z0-9_.-]{1,64}
+    listener_kind kind = listener_kind::https;  // kind = "https" | "scep"
     std::string address;      // "0.0.0.0"; IPv4 or IPv6 literal ("::" for all IPv6), as written;
                               // no brackets, no zone ("%eth0"), no host names
     std::uint16_t port = 0;   // required; 1..65535; (address, port) unique across the file,
                               // admin included; a specific address may not share a port with the
                               // wildcard of its family (0.0.0.0 vs 10.0.0.1). 0.0.0.0 and :: may
-                              // share one: the listener must set IPV6_V6ONLY on "::" sockets.
-    std::string cert;         // required; PEM: leaf first, then intermediates (absolute path)
-    std::string key;          // required; PEM private key matching the leaf (absolute path)
+                              // share one: the listener sets IPV6_V6ONLY on "::" sockets.
+    // https: at least one certificate (`cert`/`key` shorthand and/or [[listener.certificate]]);
+    // scep: none allowed.
+    std::vector<certificate> certificates;
+    unknown_sni_mode unknown_sni = unknown_sni_mode::default_cert;  // unknown_sni = "default" | "refuse"
     std::string trust;        // optional; PEM roots the devices trust; empty = system store
                               // (cert, key, trust: checked readable at load time, nothing more)
     std::string server_name;  // optional; DNS name or IP devices use; audited against the SAN.
                               // LDH labels, no trailing dot, no wildcard ("*." refused: give the
                               // exact name devices connect to).
-    std::string upstream;     // required; name of an [[upstream]]
-    std::size_t upstream_index = 0;  // index of that upstream in config::upstreams
+    // Default target: requests no [[listener.route]] matches go here. Optional when routes are
+    // given (then unmatched requests get 404).
+    std::string upstream;
+    std::optional<std::size_t> upstream_index;  // index of that upstream in config::upstreams
+    std::vector<route> routes;
 
     // min_version = "1.2". The string "1.2" or "1.3" (TLS 1.0/1.1 can never be enabled: ATS
     // blocks them). The three lists below, when present, must be non-empty arrays of distinct,
@@ -125,43 +208,100 @@ struct listener {
     // groups = ["X25519", "P-256", "P-384"]. Key-exchange groups, a subset of those three.
     std::vector<positioned> groups;
 
+    // Session resumption (stateless tickets; Apple devices resume with them).
+    bool session_tickets = true;     // session_tickets = true
+    std::uint32_t tls13_tickets = 1;  // tls13_tickets = 1: tickets sent after a TLS 1.3 handshake, 0..8
+    // ticket_key_file = "": optional file of shared ticket keys (several replicas resume each
+    // other's sessions; format in README); re-read on reload. Empty: random keys per process,
+    // rotated every ticket_key_rotation.
+    std::string ticket_key_file;
+    duration ticket_key_rotation{std::chrono::hours(12)};  // "12h"; range 1m..7d
+    std::uint32_t session_cache = 0;  // session_cache = 0: server-side session cache entries (0 = off)
+
+    // Mutual TLS: device identity certificates for MDM servers that authenticate devices by them.
+    client_auth_mode client_auth = client_auth_mode::none;  // "none" | "optional" | "require"
+    // client_ca = "": PEM bundle client certificates must chain to. Empty with client_auth set:
+    // accept any client certificate and leave verification to the MDM server (as NanoMDM does).
+    std::string client_ca;
+    // client_cert_header = "X-Client-Cert" (escaped-pem) / "Client-Cert" (rfc9440): the request
+    // header carrying the client certificate to the upstream. Any copy sent by a client is removed
+    // first, so a device can never forge another device's identity.
+    std::string client_cert_header;
+    client_cert_format cert_format = client_cert_format::escaped_pem;  // client_cert_format
+
+    // kind = "scep" only:
+    std::string scep_path = "/scep";  // scep_path = "/scep": prefix forwarded for GET/POST ?operation=
+    // redirect = "": origin ("https://mdm.example.com") non-SCEP requests are redirected to (308,
+    // path and query kept). Empty: they get 403.
+    std::string redirect;
+
     source_pos where;  // position of this [[listener]] table header
     // Positions of the keys that were present, by key name ("cert", "min_version", ...), so that
     // later layers can point their diagnostics at the file.
     std::map<std::string, source_pos> key_pos;
 };
 
-// [[upstream]]
+// One backend of an upstream pool.
+struct member {
+    std::string url;   // "http://host[:port]" or "https://host[:port]", as written
+    std::string host;  // DNS name, IPv4 literal or IPv6 literal without brackets
+    std::uint16_t port = 80;  // default 80 (http) / 443 (https)
+    bool tls = false;         // https://
+    std::uint32_t weight = 1;  // 1..1000
+    source_pos where;
+};
+
+// [[upstream]] — a pool of members.
 struct upstream {
     std::string name;  // required; unique among upstreams; [A-Za-z0-9_.-]{1,64}
-    // required; "http://host[:port][/]" as written (no path other than "/", no query, fragment or
-    // userinfo). host: DNS name, IPv4, or [IPv6]. https:// is refused for now (internal hop).
-    std::string url;
-    std::string host;  // parsed from url: DNS name, IPv4 literal or IPv6 literal without brackets
-    std::uint16_t port = 80;  // parsed from url; default 80
-    // connect_timeout = "5s". TCP connect to the backend. Over: 504. Range 100ms..10m.
+    // url = "http://host[:port]" is the one-member shorthand; members = [{url, weight}, ...] lists
+    // several. At least one member; no path other than "/", no query, fragment or userinfo.
+    std::vector<member> members;
+    // connect_timeout = "5s". TCP (and TLS) connect to a member. Over: 504. Range 100ms..10m.
     duration connect_timeout{std::chrono::seconds(5)};
     // response_timeout = "60s". Longest wait for each read from the backend once the request is
     // sent: the response head and every pause inside the body (like nginx proxy_read_timeout).
     // Over before the head: 504; during the body: the client connection is closed. Range 1s..24h.
     duration response_timeout{std::chrono::seconds(60)};
-    // keepalive = 32. Idle keep-alive connections kept per worker thread. 0 = close after each
-    // request. Integer, range 0..10000.
+    // keepalive = 32. Idle keep-alive connections kept per worker thread and member. 0 = close
+    // after each request. Integer, range 0..10000.
     std::uint32_t keepalive = 32;
     // keepalive_timeout = "30s". An idle pooled connection older than this is closed, not reused.
     // Range 1s..24h.
     duration keepalive_timeout{std::chrono::seconds(30)};
 
+    // TLS toward https:// members (the internal hop; legacy backends may need old settings).
+    tls_version_any tls_min_version = tls_version_any::v1_2;  // "1.0" | "1.1" | "1.2" | "1.3"
+    std::string tls_ciphers;  // OpenSSL cipher string for TLS <= 1.2; empty = OpenSSL default
+    bool tls_verify = false;  // verify the member's certificate (against tls_ca, else system store)
+    std::string tls_ca;       // PEM bundle
+    std::string tls_sni;      // SNI and verification name; empty = the member's host when a DNS name
+
+    // Active health checks: GET health_path every health_interval; health_fall consecutive failures
+    // (connect error, timeout, status outside 200-399) mark a member down, health_rise successes up.
+    std::string health_path;  // empty = no active checks
+    duration health_interval{std::chrono::seconds(5)};  // 1s..1h
+    duration health_timeout{std::chrono::seconds(2)};   // 100ms..1m
+    std::uint32_t health_rise = 2;                      // 1..100
+    std::uint32_t health_fall = 3;                      // 1..100
+    // Passive ejection: max_fails connect failures within fail_timeout eject a member for
+    // fail_timeout (nginx semantics). max_fails = 0 disables it.
+    std::uint32_t max_fails = 3;                          // 0..1000
+    duration fail_timeout{std::chrono::seconds(10)};      // 1s..1h
+
     source_pos where;
     std::map<std::string, source_pos> key_pos;
 };
 
-// [admin] — optional loopback-only plain-HTTP endpoint: GET /metrics (Prometheus text),
-// GET /healthz. Absent = disabled.
+// [admin] — optional plain-HTTP endpoint: GET /metrics (Prometheus text), /healthz, /readyz,
+// /status (JSON), POST /reload, POST /routes/<listener>/<route>/weights. Absent = disabled.
 struct admin_settings {
-    // Must be a loopback literal (127.0.0.0/8 or ::1): the endpoint is plain HTTP and unauthenticated.
+    // Loopback literal by default. A non-loopback address requires a token (it is still plain HTTP).
     std::string address = "127.0.0.1";
-    std::uint16_t port = 0;             // required when [admin] is present
+    std::uint16_t port = 0;  // required when [admin] is present
+    // token = "" / token_file = "": bearer token required on every path except /healthz and
+    // /readyz ("Authorization: Bearer <token>"). Empty: no authentication (loopback only).
+    std::string token;
     source_pos where;
 };
 

@@ -235,8 +235,9 @@ upstream_url parse_upstream_url(std::string_view url) {
     if (sep == std::string_view::npos || sep == 0) return {url_problem::not_http, {}, 0};
     std::string scheme;
     for (char c : url.substr(0, sep)) scheme += to_lower(c);
-    if (scheme == "https") return {url_problem::https, {}, 0};
-    if (scheme != "http") return {url_problem::not_http, {}, 0};
+    if (scheme != "http" && scheme != "https") return {url_problem::not_http, {}, 0};
+    out.tls = scheme == "https";
+    out.port = out.tls ? 443 : 80;
 
     const std::string_view rest = url.substr(sep + 3);
     const std::size_t auth_end = rest.find_first_of("/?#");

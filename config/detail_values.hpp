@@ -66,11 +66,10 @@ bool is_dns_name(std::string_view text);
 // [A-Za-z0-9_.-]{1,64}: listener and upstream names.
 bool is_valid_name(std::string_view text);
 
-// Result of parsing an upstream URL "http://host[:port][/]".
+// Result of parsing an upstream URL "http[s]://host[:port][/]".
 enum class url_problem {
     ok,
     not_http,     // no "scheme://", or a scheme other than http/https
-    https,        // https:// (not supported for the internal hop yet)
     userinfo,     // "user@" present
     query,        // "?..." present
     fragment,     // "#..." present
@@ -82,10 +81,11 @@ enum class url_problem {
 struct upstream_url {
     url_problem problem = url_problem::ok;
     std::string host;        // IPv6 without brackets; set when problem == ok
-    std::uint16_t port = 80;
+    std::uint16_t port = 80;  // default 80 for http, 443 for https
+    bool tls = false;         // https://
 };
 
-// Parses "http://host[:port][/]"; scheme is case-insensitive (RFC 3986 3.1).
+// Parses "http[s]://host[:port][/]"; scheme is case-insensitive (RFC 3986 3.1).
 upstream_url parse_upstream_url(std::string_view url);
 
 // Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent

@@ -36,11 +36,34 @@ constexpr std::string_view limit_keys[] = {"max_connections",       "header_byte
                                            "header_count",          "body_bytes",
                                            "response_header_bytes", "requests_per_connection"};
 constexpr std::string_view listener_keys[] = {
-    "name",        "address",  "port",        "cert",          "key",                "trust",
-    "server_name", "upstream", "min_version", "tls12_ciphers", "tls13_ciphersuites", "groups"};
-constexpr std::string_view upstream_keys[] = {"name",     "url",      "connect_timeout", "response_timeout",
-                                              "keepalive", "keepalive_timeout"};
-constexpr std::string_view admin_keys[] = {"address", "port"};
+    "name",          "kind",           "address",          "port",
+    "cert",          "key",            "certificate",      "unknown_sni",
+    "trust",         "server_name",    "upstream",         "route",
+    "min_version",   "tls12_ciphers",  "tls13_ciphersuites", "groups",
+    "session_tickets", "tls13_tickets", "ticket_key_file", "ticket_key_rotation",
+    "session_cache", "client_auth",    "client_ca",        "client_cert_header",
+    "client_cert_format", "scep_path", "redirect"};
+constexpr std::string_view certificate_keys[] = {"cert", "key", "names"};
+constexpr std::string_view route_keys[] = {"name",          "host",         "path",
+                                           "upstream",      "split",        "sticky",
+                                           "static_status", "static_content_type", "static_body",
+                                           "static_file"};
+constexpr std::string_view split_keys[] = {"upstream", "weight"};
+constexpr std::string_view upstream_keys[] = {
+    "name",         "url",             "members",        "connect_timeout", "response_timeout",
+    "keepalive",    "keepalive_timeout", "tls_min_version", "tls_ciphers",   "tls_verify",
+    "tls_ca",       "tls_sni",         "health_path",    "health_interval", "health_timeout",
+    "health_rise",  "health_fall",     "max_fails",      "fail_timeout"};
+constexpr std::string_view member_keys[] = {"url", "weight"};
+constexpr std::string_view admin_keys[] = {"address", "port", "token", "token_file"};
+
+// Keys that configure TLS: refused on a plaintext (scep) listener.
+constexpr std::string_view tls_only_listener_keys[] = {
+    "cert", "key", "certificate", "unknown_sni", "trust", "server_name", "min_version", "tls12_ciphers",
+    "tls13_ciphersuites", "groups", "session_tickets", "tls13_tickets", "ticket_key_file",
+    "ticket_key_rotation", "session_cache", "client_auth", "client_ca", "client_cert_header",
+    "client_cert_format"};
+constexpr std::string_view scep_only_listener_keys[] = {"scep_path", "redirect"};
 
 struct section_schema {
     std::string_view header;  // as written in the file: "[server]", "[[listener]]"
@@ -48,8 +71,14 @@ struct section_schema {
 };
 
 constexpr section_schema sections[] = {
-    {"[server]", server_keys},         {"[timeouts]", timeout_keys}, {"[limits]", limit_keys},
-    {"[[listener]]", listener_keys},   {"[[upstream]]", upstream_keys}, {"[admin]", admin_keys},
+    {"[server]", server_keys},
+    {"[timeouts]", timeout_keys},
+    {"[limits]", limit_keys},
+    {"[[listener]]", listener_keys},
+    {"[[listener.certificate]]", certificate_keys},
+    {"[[listener.route]]", route_keys},
+    {"[[upstream]]", upstream_keys},
+    {"[admin]", admin_keys},
 };
 
 constexpr std::string_view log_level_names[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -66,6 +95,11 @@ constexpr std::int64_t max_header_count = 1000;
 constexpr std::uint64_t max_body_bytes = 1024ull << 30;  // 1024GiB; 0 = no limit
 constexpr std::int64_t max_requests_per_connection = 1'000'000;
 constexpr std::int64_t max_upstream_keepalive = 10'000;
+constexpr std::int64_t max_weight = 1'000'000;
+constexpr std::int64_t max_member_weight = 1000;
+constexpr std::size_t max_static_body = 64 * 1024;
+constexpr duration min_rotation = 1min;
+constexpr duration max_rotation = 24h * 7;
 
 constexpr duration min_handshake = 100ms;
 constexpr duration max_handshake = 10min;
@@ -502,6 +536,132 @@ private:
         for (auto&& [k, v] : s.table) key_pos.emplace(std::string(k.str()), pos(v.source()));
     }
 
+    // One of `names` (as written) -> the matching value of `values`. Reports anything else.
+    template <typename E, std::size_t N>
+    std::optional<E> read_enum(const scope& s, std::string_view key, const std::string_view (&names)[N],
+                               const E (&values)[N], std::string_view hint = {}) {
+        const auto* v = read_string(s, key, false);
+        if (v == nullptr) return std::nullopt;
+        for (std::size_t i = 0; i < N; ++i)
+            if (names[i] == v->get()) return values[i];
+        std::string allowed;
+        for (std::size_t i = 0; i < N; ++i) {
+            if (i > 0) allowed += i + 1 == N ? " or " : ", ";
+            allowed += dq(names[i]);
+        }
+        error(pos(v->source()), s.key(key), s.key(key) + " is " + quote(v->get()) + ", must be " + allowed, hint);
+        return std::nullopt;
+    }
+
+    // An HTTP header field name (RFC 9110 token) that atsgate may set on forwarded requests.
+    std::optional<std::string> read_header_name(const scope& s, std::string_view key) {
+        const auto* v = read_string(s, key, false);
+        if (v == nullptr) return std::nullopt;
+        const std::string& h = v->get();
+        const bool token = !h.empty() && h.size() <= 64 && std::all_of(h.begin(), h.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+        });
+        if (!token) {
+            error(pos(v->source()), s.key(key), s.key(key) + " is " + quote(h) + ", must be an HTTP header name",
+                  "letters, digits and -, at most 64 characters");
+            return std::nullopt;
+        }
+        static constexpr std::string_view reserved[] = {
+            "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+            "upgrade", "proxy-connection", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"};
+        std::string lower;
+        for (char c : h) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        if (std::find(std::begin(reserved), std::end(reserved), lower) != std::end(reserved)) {
+            error(pos(v->source()), s.key(key), s.key(key) + " is " + quote(h) + ", a header atsgate manages itself",
+                  "choose a dedicated name such as \"X-Client-Cert\"");
+            return std::nullopt;
+        }
+        return h;
+    }
+
+    // Reads a whole small file (static responses, token files). Reports and returns nullopt when
+    // unreadable or larger than `limit`.
+    std::optional<std::string> read_small_file(const scope& s, std::string_view key, const std::string& abs,
+                                               std::size_t limit) {
+        std::FILE* f = std::fopen(abs.c_str(), "rb");
+        if (f == nullptr) {
+            error(file_pos(), s.key(key), s.key(key) + ": cannot read " + quote(abs));
+            return std::nullopt;
+        }
+        std::string out;
+        char buf[4096];
+        std::size_t got = 0;
+        while ((got = std::fread(buf, 1, sizeof buf, f)) > 0 && out.size() <= limit) out.append(buf, got);
+        std::fclose(f);
+        if (out.size() > limit) {
+            const auto* n = s.table.get(key);
+            error(n != nullptr ? pos(n->source()) : s.where, s.key(key),
+                  s.key(key) + ": " + quote(abs) + " is larger than " + detail::format_size(limit));
+            return std::nullopt;
+        }
+        return out;
+    }
+
+    // [[<path>]] nested inside a table (listener.certificate, listener.route, upstream.members):
+    // an array whose elements are tables (array-of-tables or inline tables).
+    std::vector<std::pair<std::size_t, const toml::table*>> nested_tables(const scope& s, std::string_view key,
+                                                                         std::string_view header) {
+        std::vector<std::pair<std::size_t, const toml::table*>> out;
+        const toml::node* n = s.table.get(key);
+        if (n == nullptr) return out;
+        const auto* arr = n->as_array();
+        if (arr == nullptr) {
+            error(pos(n->source()), s.key(key),
+                  s.key(key) + " is " + std::string(a_type(*n)) + ", must be an array of tables",
+                  "write " + std::string(header) + " for each entry");
+            return out;
+        }
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+            const toml::node& e = *arr->get(i);
+            const std::string path = s.key(key) + "[" + std::to_string(i) + "]";
+            if (const auto* t = e.as_table())
+                out.emplace_back(i, t);
+            else
+                error(pos(e.source()), path, path + " is " + std::string(a_type(e)) + ", must be a table");
+        }
+        return out;
+    }
+
+    // Index of the [[upstream]] named `v`, or nullopt after reporting (with the known names).
+    std::optional<std::size_t> find_upstream(const std::string& key_path, const toml::value<std::string>& v) {
+        for (std::size_t i = 0; i < upstream_names_.size(); ++i) {
+            if (upstream_names_[i] == v.get()) {
+                upstream_used_[i] = true;
+                return i;
+            }
+        }
+        std::string known;
+        for (std::size_t i = 0; i < upstream_names_.size(); ++i) {
+            const auto& name = upstream_names_[i];
+            if (!name) continue;
+            const auto first = std::find(upstream_names_.begin(), upstream_names_.end(), name);
+            if (first != upstream_names_.begin() + static_cast<std::ptrdiff_t>(i)) continue;  // listed once
+            known += known.empty() ? "known: " : ", ";
+            known += quote(*name);
+        }
+        if (known.empty()) known = "no [[upstream]] is defined";
+        upstream_reference_broken_ = true;
+        error(pos(v.source()), key_path, key_path + " is " + quote(v.get()) + ", no [[upstream]] has that name", known);
+        return std::nullopt;
+    }
+
+    // A route host: an exact DNS name or a one-label wildcard "*.example.com"; stored lower case.
+    static bool is_host_pattern(std::string_view h) {
+        if (h.rfind("*.", 0) == 0) return detail::is_dns_name(h.substr(2));
+        return detail::is_dns_name(h) || detail::parse_ip(h).has_value();
+    }
+    static std::string lower(std::string_view in) {
+        std::string out(in);
+        for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        return out;
+    }
+
     // ---- Table shapes --------------------------------------------------------------------
 
     // [name] must be a table. Reports and returns nullptr otherwise.
@@ -652,6 +812,48 @@ private:
             out.requests_per_connection = static_cast<std::uint32_t>(*v);
     }
 
+    // An upstream member URL: http[s]://host[:port][/].
+    std::optional<detail::upstream_url> read_member_url(const std::string& key_path, const toml::value<std::string>& v) {
+        const auto parsed = detail::parse_upstream_url(v.get());
+        const std::string head = key_path + " is " + quote(v.get()) + ", ";
+        const source_pos where = pos(v.source());
+        switch (parsed.problem) {
+            case detail::url_problem::ok: return parsed;
+            case detail::url_problem::not_http:
+                error(where, key_path, head + R"(must be an http:// or https:// URL such as "http://10.0.0.5:8080")");
+                break;
+            case detail::url_problem::userinfo:
+                error(where, key_path, head + "must not contain user information (\"user@\")");
+                break;
+            case detail::url_problem::query:
+                error(where, key_path, head + "must not contain a query (\"?...\")");
+                break;
+            case detail::url_problem::fragment:
+                error(where, key_path, head + "must not contain a fragment (\"#...\")");
+                break;
+            case detail::url_problem::path:
+                error(where, key_path, head + "must not contain a path other than \"/\"");
+                break;
+            case detail::url_problem::bad_host:
+                error(where, key_path, head + "host must be a DNS name, an IPv4 address or a bracketed IPv6 address");
+                break;
+            case detail::url_problem::bad_port:
+                error(where, key_path, head + "port must be between 1 and 65535");
+                break;
+        }
+        return std::nullopt;
+    }
+
+    member make_member(const toml::value<std::string>& v, const detail::upstream_url& parsed) {
+        member m;
+        m.url = v.get();
+        m.host = parsed.host;
+        m.port = parsed.port;
+        m.tls = parsed.tls;
+        m.where = pos(v.source());
+        return m;
+    }
+
     upstream read_upstream(std::size_t index, const toml::table& t) {
         upstream u;
         const scope s{t, "upstream[" + std::to_string(index) + "]", pos(t.source())};
@@ -663,44 +865,46 @@ private:
             upstream_names_[index] = v->as_string()->get();
         if (auto name = read_name(s)) u.name = std::move(*name);
 
-        if (const auto* v = read_string(s, "url", true)) {
-            const auto parsed = detail::parse_upstream_url(v->get());
-            const std::string head = s.key("url") + " is " + quote(v->get()) + ", ";
-            const source_pos where = pos(v->source());
-            switch (parsed.problem) {
-                case detail::url_problem::ok:
-                    u.url = v->get();
-                    u.host = parsed.host;
-                    u.port = parsed.port;
-                    break;
-                case detail::url_problem::https:
-                    error(where, s.key("url"), head + R"(scheme "https" is not supported yet; use http://)",
-                          "the backend hop is internal");
-                    break;
-                case detail::url_problem::not_http:
-                    error(where, s.key("url"), head + R"(must be an http:// URL such as "http://10.0.0.5:8080")");
-                    break;
-                case detail::url_problem::userinfo:
-                    error(where, s.key("url"), head + "must not contain user information (\"user@\")");
-                    break;
-                case detail::url_problem::query:
-                    error(where, s.key("url"), head + "must not contain a query (\"?...\")");
-                    break;
-                case detail::url_problem::fragment:
-                    error(where, s.key("url"), head + "must not contain a fragment (\"#...\")");
-                    break;
-                case detail::url_problem::path:
-                    error(where, s.key("url"), head + "must not contain a path other than \"/\"");
-                    break;
-                case detail::url_problem::bad_host:
-                    error(where, s.key("url"),
-                          head + "host must be a DNS name, an IPv4 address or a bracketed IPv6 address");
-                    break;
-                case detail::url_problem::bad_port:
-                    error(where, s.key("url"), head + "port must be between 1 and 65535");
-                    break;
+        const bool has_url = s.table.contains("url");
+        const bool has_members = s.table.contains("members");
+        if (has_url && has_members) {
+            error(pos(s.table.get("members")->source()), s.key("members"),
+                  s.key("members") + " and " + s.key("url") + " are both set",
+                  "url is the one-member shorthand; keep one");
+        } else if (!has_url && !has_members) {
+            error(s.where, s.key("url"), s.key("url") + " is required",
+                  "or list members = [{ url = \"...\", weight = 1 }, ...]");
+        }
+        if (has_url && !has_members) {
+            if (const auto* v = read_string(s, "url", true)) {
+                if (auto parsed = read_member_url(s.key("url"), *v)) u.members.push_back(make_member(*v, *parsed));
+            }
+        } else if (has_members && !has_url) {
+            const auto tables = nested_tables(s, "members", "members = [{ url = \"...\", weight = 1 }, ...]");
+            if (tables.empty() && s.table.get("members")->is_array())
+                error(pos(s.table.get("members")->source()), s.key("members"),
+                      s.key("members") + " is empty, must list at least one member");
+            for (const auto& [i, mt] : tables) {
+                const scope ms{*mt, s.key("members[" + std::to_string(i) + "]"), pos(mt->source())};
+                check_keys(ms, member_keys, "");
+                const auto* v = read_string(ms, "url", true);
+                std::optional<detail::upstream_url> parsed;
+                if (v != nullptr) parsed = read_member_url(ms.key("url"), *v);
+                const auto w = read_integer(ms, "weight", 1, max_member_weight);
+                if (!parsed) continue;
+                member m = make_member(*v, *parsed);
+                m.where = ms.where;
+                if (w) m.weight = static_cast<std::uint32_t>(*w);
+                const auto dup = std::find_if(u.members.begin(), u.members.end(),
+                                              [&](const member& o) { return o.url == m.url; });
+                if (dup != u.members.end()) {
+                    error(ms.where, ms.key("url"), ms.key("url") + " " + quote(m.url) + " is listed twice");
+                    continue;
+                }
+                u.members.push_back(std::move(m));
             }
         }
+
         if (const auto v = read_duration(s, "connect_timeout", min_connect, max_connect, "5s"))
             u.connect_timeout = *v;
         if (const auto v = read_duration(s, "response_timeout", min_general, max_general, "60s"))
@@ -710,7 +914,231 @@ private:
             u.keepalive = static_cast<std::uint32_t>(*v);
         if (const auto v = read_duration(s, "keepalive_timeout", min_general, max_general, "30s"))
             u.keepalive_timeout = *v;
+
+        // TLS toward https:// members (the internal hop: legacy versions are allowed there).
+        static constexpr std::string_view version_names[] = {"1.0", "1.1", "1.2", "1.3"};
+        static constexpr tls_version_any version_values[] = {tls_version_any::v1_0, tls_version_any::v1_1,
+                                                             tls_version_any::v1_2, tls_version_any::v1_3};
+        if (const auto v = read_enum(s, "tls_min_version", version_names, version_values)) u.tls_min_version = *v;
+        if (const auto* v = read_string(s, "tls_ciphers", false)) u.tls_ciphers = v->get();
+        if (const auto v = read_bool(s, "tls_verify")) u.tls_verify = *v;
+        if (auto p = read_path(s, "tls_ca", false)) u.tls_ca = std::move(*p);
+        if (const auto* v = read_string(s, "tls_sni", false)) {
+            if (detail::is_dns_name(v->get()))
+                u.tls_sni = v->get();
+            else
+                error(pos(v->source()), s.key("tls_sni"),
+                      s.key("tls_sni") + " is " + quote(v->get()) + ", must be a DNS name");
+        }
+        const bool any_tls = std::any_of(u.members.begin(), u.members.end(), [](const member& m) { return m.tls; });
+        if (!any_tls && !u.members.empty()) {
+            for (std::string_view k : {"tls_min_version", "tls_ciphers", "tls_verify", "tls_ca", "tls_sni"}) {
+                if (const auto* n = s.table.get(k))
+                    report(severity::warning, pos(n->source()), s.key(k),
+                           s.key(k) + " has no effect: no member of " + s.path + " is https://", {});
+            }
+        }
+
+        // Health.
+        if (const auto* v = read_string(s, "health_path", false)) {
+            const std::string& hp = v->get();
+            const bool ok = !hp.empty() && hp.front() == '/' && hp.size() <= 1024 &&
+                            std::all_of(hp.begin(), hp.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+            if (ok)
+                u.health_path = hp;
+            else
+                error(pos(v->source()), s.key("health_path"),
+                      s.key("health_path") + " is " + quote(hp) + ", must be a path starting with \"/\" without spaces");
+        }
+        if (const auto v = read_duration(s, "health_interval", 1s, 1h, "5s")) u.health_interval = *v;
+        if (const auto v = read_duration(s, "health_timeout", 100ms, 1min, "2s")) u.health_timeout = *v;
+        if (const auto v = read_integer(s, "health_rise", 1, 100)) u.health_rise = static_cast<std::uint32_t>(*v);
+        if (const auto v = read_integer(s, "health_fall", 1, 100)) u.health_fall = static_cast<std::uint32_t>(*v);
+        if (const auto v = read_integer(s, "max_fails", 0, 1000, false, "0 = no passive ejection"))
+            u.max_fails = static_cast<std::uint32_t>(*v);
+        if (const auto v = read_duration(s, "fail_timeout", 1s, 1h, "10s")) u.fail_timeout = *v;
         return u;
+    }
+
+    certificate read_certificate(const scope& s) {
+        certificate c;
+        c.where = s.where;
+        record_positions(s, c.key_pos);
+        if (auto p = read_path(s, "cert", true)) c.cert = std::move(*p);
+        if (auto p = read_path(s, "key", true)) c.key = std::move(*p);
+        if (auto names = read_string_list(s, "names")) {
+            for (const auto& n : *names) {
+                if (!is_host_pattern(n.value)) {
+                    error(n.where, s.key("names"),
+                          s.key("names") + " entry " + quote(n.value) +
+                              " must be a DNS name, a wildcard \"*.example.com\" or an IP address");
+                    continue;
+                }
+                c.names.push_back(positioned{lower(n.value), n.where});
+            }
+        }
+        return c;
+    }
+
+    std::optional<std::string> read_path_prefix(const scope& s, std::string_view key) {
+        const auto* v = read_string(s, key, false);
+        if (v == nullptr) return std::nullopt;
+        const std::string& p = v->get();
+        const bool ok = !p.empty() && p.front() == '/' && p.size() <= 1024 &&
+                        std::all_of(p.begin(), p.end(), [](char c) { return c > 0x20 && c < 0x7f && c != '?' && c != '#'; });
+        if (ok) return p;
+        error(pos(v->source()), s.key(key),
+              s.key(key) + " is " + quote(p) + ", must be a path prefix starting with \"/\" (no spaces, query or fragment)");
+        return std::nullopt;
+    }
+
+    void read_split(const scope& s, route& r) {
+        const auto tables = nested_tables(s, "split", "split = [{ upstream = \"blue\", weight = 90 }, ...]");
+        if (tables.empty() && s.table.get("split")->is_array())
+            error(pos(s.table.get("split")->source()), s.key("split"),
+                  s.key("split") + " is empty, must list at least one target");
+        std::uint64_t total = 0;
+        bool all_ok = true;
+        for (const auto& [i, tt] : tables) {
+            const scope ts{*tt, s.key("split[" + std::to_string(i) + "]"), pos(tt->source())};
+            check_keys(ts, split_keys, "");
+            split_target target;
+            std::optional<std::size_t> idx;
+            if (const auto* v = read_string(ts, "upstream", true)) {
+                idx = find_upstream(ts.key("upstream"), *v);
+                if (idx) target.upstream = v->get();
+            }
+            const auto w = read_integer(ts, "weight", 0, max_weight, true, "0 = no new traffic");
+            if (!idx || !w) {
+                all_ok = false;
+                continue;
+            }
+            target.upstream_index = *idx;
+            target.weight = static_cast<std::uint32_t>(*w);
+            const auto dup = std::find_if(r.targets.begin(), r.targets.end(),
+                                          [&](const split_target& o) { return o.upstream == target.upstream; });
+            if (dup != r.targets.end()) {
+                error(ts.where, ts.key("upstream"),
+                      ts.key("upstream") + " " + quote(target.upstream) + " is listed twice");
+                all_ok = false;
+                continue;
+            }
+            total += target.weight;
+            r.targets.push_back(std::move(target));
+        }
+        if (!tables.empty() && all_ok && total == 0)
+            error(pos(s.table.get("split")->source()), s.key("split"), s.key("split") + " weights add up to 0",
+                  "at least one target needs a weight above 0");
+    }
+
+    void read_sticky(const scope& s, const listener& l, route& r, bool has_split) {
+        const auto* v = read_string(s, "sticky", false);
+        if (v == nullptr) return;
+        const std::string& st = v->get();
+        auto header_char = [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        };
+        auto digit = [](char c) { return c >= '0' && c <= '9'; };
+        if (st == "none") {
+            r.sticky = sticky_kind::none;
+        } else if (st == "client_cert") {
+            r.sticky = sticky_kind::client_cert;
+            if (l.client_auth == client_auth_mode::none)
+                error(pos(v->source()), s.key("sticky"),
+                      s.key("sticky") + " is \"client_cert\" but the listener requests no client certificate",
+                      "set client_auth = \"optional\" or \"require\" on the listener");
+        } else if (st.rfind("header:", 0) == 0 && st.size() > 7 && st.size() <= 71 &&
+                   std::all_of(st.begin() + 7, st.end(), header_char)) {
+            r.sticky = sticky_kind::header;
+            r.sticky_name = st.substr(7);
+        } else if (st.rfind("path_segment:", 0) == 0 && st.size() > 13 && st.size() <= 16 &&
+                   std::all_of(st.begin() + 13, st.end(), digit) && std::stoul(st.substr(13)) >= 1) {
+            r.sticky = sticky_kind::path_segment;
+            r.sticky_segment = static_cast<std::uint32_t>(std::stoul(st.substr(13)));
+        } else {
+            error(pos(v->source()), s.key("sticky"),
+                  s.key("sticky") + " is " + quote(st) +
+                      R"(, must be "none", "client_cert", "header:NAME" or "path_segment:N")",
+                  "N counts path segments from 1: /enroll/<device-id> is path_segment:2");
+            return;
+        }
+        if (r.sticky != sticky_kind::none && !has_split)
+            report(severity::warning, pos(v->source()), s.key("sticky"), s.key("sticky") + " has no effect without split", {});
+    }
+
+    void read_static(const scope& s, route& r) {
+        static_response sr;
+        if (const auto v = read_integer(s, "static_status", 200, 599, true)) sr.status = static_cast<std::uint16_t>(*v);
+        if (const auto* v = read_string(s, "static_content_type", false)) {
+            const std::string& ct = v->get();
+            if (!ct.empty() && ct.size() <= 256 &&
+                std::all_of(ct.begin(), ct.end(), [](char c) { return c >= 0x20 && c < 0x7f; }))
+                sr.content_type = ct;
+            else
+                error(pos(v->source()), s.key("static_content_type"),
+                      s.key("static_content_type") + " is " + quote(ct) + ", must be a printable media type");
+        }
+        const bool body = s.table.contains("static_body");
+        const bool file = s.table.contains("static_file");
+        if (body && file) {
+            error(pos(s.table.get("static_file")->source()), s.key("static_file"),
+                  s.key("static_file") + " and " + s.key("static_body") + " are both set", "keep one");
+        } else if (body) {
+            if (const auto* v = read_string(s, "static_body", false)) {
+                if (v->get().size() > max_static_body)
+                    error(pos(v->source()), s.key("static_body"),
+                          s.key("static_body") + " is larger than " + detail::format_size(max_static_body));
+                else
+                    sr.body = v->get();
+            }
+        } else if (file) {
+            if (auto p = read_path(s, "static_file", false)) {
+                if (auto content = read_small_file(s, "static_file", *p, max_static_body)) sr.body = std::move(*content);
+            }
+        }
+        r.static_reply = std::move(sr);
+    }
+
+    route read_route(const scope& s, const listener& l) {
+        route r;
+        r.where = s.where;
+        record_positions(s, r.key_pos);
+        check_keys(s, route_keys, "[[listener.route]]");
+        if (s.table.contains("name")) {
+            if (auto name = read_name(s)) r.name = std::move(*name);
+        }
+        if (const auto* v = read_string(s, "host", false)) {
+            if (is_host_pattern(v->get()))
+                r.host = lower(v->get());
+            else
+                error(pos(v->source()), s.key("host"),
+                      s.key("host") + " is " + quote(v->get()) +
+                          ", must be a DNS name, \"*.example.com\" or an IP address");
+        }
+        if (auto p = read_path_prefix(s, "path")) r.path = std::move(*p);
+
+        const bool has_upstream = s.table.contains("upstream");
+        const bool has_split = s.table.contains("split");
+        const bool has_static = s.table.contains("static_status") || s.table.contains("static_body") ||
+                                s.table.contains("static_file") || s.table.contains("static_content_type");
+        const int kinds = int(has_upstream) + int(has_split) + int(has_static);
+        if (kinds == 0) {
+            error(s.where, s.key("upstream"), s.path + " needs a target",
+                  "set upstream = \"...\", split = [{ upstream = \"...\", weight = 1 }, ...] or static_status");
+        } else if (kinds > 1) {
+            error(s.where, s.path, s.path + " has more than one target",
+                  "use exactly one of upstream, split or static_*");
+        } else if (has_upstream) {
+            if (const auto* v = read_string(s, "upstream", true)) {
+                if (auto i = find_upstream(s.key("upstream"), *v)) r.targets.push_back(split_target{v->get(), *i, 1});
+            }
+        } else if (has_split) {
+            read_split(s, r);
+        } else {
+            read_static(s, r);
+        }
+        read_sticky(s, l, r, has_split);
+        return r;
     }
 
     listener read_listener(std::size_t index, const toml::table& t) {
@@ -721,6 +1149,24 @@ private:
         check_keys(s, listener_keys, "[[listener]]");
 
         if (auto name = read_name(s)) l.name = std::move(*name);
+
+        static constexpr std::string_view kind_names[] = {"https", "scep"};
+        static constexpr listener_kind kind_values[] = {listener_kind::https, listener_kind::scep};
+        if (const auto v = read_enum(s, "kind", kind_names, kind_values,
+                                     "scep is the only plaintext kind (Apple exempts SCEP from ATS)"))
+            l.kind = *v;
+        const bool https = l.kind == listener_kind::https;
+        // Keys that do not apply to this kind are errors, never silently ignored.
+        const std::span<const std::string_view> foreign =
+            https ? std::span<const std::string_view>(scep_only_listener_keys)
+                  : std::span<const std::string_view>(tls_only_listener_keys);
+        for (std::string_view k : foreign) {
+            if (const auto* n = s.table.get(k))
+                error(pos(n->source()), s.key(k),
+                      s.key(k) + " is not allowed on " + std::string(https ? "an https" : "a scep") + " listener",
+                      https ? "scep_path and redirect apply to kind = \"scep\""
+                            : "a scep listener is plaintext: it has no TLS settings");
+        }
 
         l.address = "0.0.0.0";
         std::optional<detail::ip_address> ip = detail::parse_ip(l.address);
@@ -742,8 +1188,94 @@ private:
             endpoints_.push_back(endpoint{s.path, s.key("port"), pos(port_node->source()), l.address, *ip, l.port});
         }
 
-        if (auto p = read_path(s, "cert", true)) l.cert = std::move(*p);
-        if (auto p = read_path(s, "key", true)) l.key = std::move(*p);
+        if (https)
+            read_listener_tls(s, l);
+        else
+            read_listener_scep(s, l);
+
+        if (const auto* v = read_string(s, "upstream", false)) {
+            if (auto i = find_upstream(s.key("upstream"), *v)) {
+                l.upstream = v->get();
+                l.upstream_index = *i;
+            }
+        } else if (s.table.contains("upstream")) {
+            upstream_reference_broken_ = true;
+        }
+
+        for (const auto& [i, rt] : nested_tables(s, "route", "[[listener.route]]")) {
+            const scope rs{*rt, s.key("route[" + std::to_string(i) + "]"), pos(rt->source())};
+            l.routes.push_back(read_route(rs, l));
+        }
+        if (!s.table.contains("upstream") && !s.table.contains("route")) {
+            upstream_reference_broken_ = true;
+            error(s.where, s.key("upstream"), s.key("upstream") + " is required", "or give [[listener.route]] entries");
+        }
+        // Route names are unique per listener; (host, path) pairs too.
+        for (std::size_t j = 0; j < l.routes.size(); ++j) {
+            const std::string bj = s.key("route[" + std::to_string(j) + "]");
+            for (std::size_t i = 0; i < j; ++i) {
+                const route& a = l.routes[i];
+                const route& b = l.routes[j];
+                const std::string ai = s.key("route[" + std::to_string(i) + "]");
+                if (!b.name.empty() && a.name == b.name) {
+                    error(b.where, bj + ".name", bj + ".name " + quote(b.name) + " is already used by " + ai);
+                    break;
+                }
+                if (a.host == b.host && a.path == b.path) {
+                    error(b.where, bj, bj + " matches the same host and path as " + ai,
+                          "the later one could never be chosen");
+                    break;
+                }
+            }
+        }
+        return l;
+    }
+
+    void read_listener_scep(const scope& s, listener& l) {
+        if (auto p = read_path_prefix(s, "scep_path")) l.scep_path = std::move(*p);
+        if (const auto* v = read_string(s, "redirect", false)) {
+            const auto parsed = detail::parse_upstream_url(v->get());
+            if (parsed.problem == detail::url_problem::ok && parsed.tls) {
+                std::string origin = v->get();
+                if (!origin.empty() && origin.back() == '/') origin.pop_back();
+                l.redirect = std::move(origin);
+            } else {
+                error(pos(v->source()), s.key("redirect"),
+                      s.key("redirect") + " is " + quote(v->get()) +
+                          ", must be an https:// origin such as \"https://mdm.example.com\"",
+                      "non-SCEP requests are redirected there, path and query kept");
+            }
+        }
+    }
+
+    void read_listener_tls(const scope& s, listener& l) {
+        // Certificates: the cert/key shorthand first, then [[listener.certificate]].
+        const bool has_cert = s.table.contains("cert");
+        const bool has_key = s.table.contains("key");
+        if (has_cert || has_key) {
+            certificate c;
+            c.shorthand = true;
+            c.where = s.where;
+            if (auto p = read_path(s, "cert", true)) c.cert = std::move(*p);
+            if (auto p = read_path(s, "key", true)) c.key = std::move(*p);
+            for (const char* k : {"cert", "key"})
+                if (const auto* n = s.table.get(k)) c.key_pos.emplace(k, pos(n->source()));
+            l.certificates.push_back(std::move(c));
+        }
+        for (const auto& [i, ct] : nested_tables(s, "certificate", "[[listener.certificate]]")) {
+            const scope cs{*ct, s.key("certificate[" + std::to_string(i) + "]"), pos(ct->source())};
+            check_keys(cs, certificate_keys, "[[listener.certificate]]");
+            l.certificates.push_back(read_certificate(cs));
+            l.certificates.back().shorthand_offset = has_cert || has_key;
+        }
+        if (!has_cert && !has_key && !s.table.contains("certificate"))
+            error(s.where, s.key("cert"), s.key("cert") + " is required",
+                  "set cert and key, or add [[listener.certificate]] entries");
+
+        static constexpr std::string_view sni_names[] = {"default", "refuse"};
+        static constexpr unknown_sni_mode sni_values[] = {unknown_sni_mode::default_cert, unknown_sni_mode::refuse};
+        if (const auto v = read_enum(s, "unknown_sni", sni_names, sni_values)) l.unknown_sni = *v;
+
         if (auto p = read_path(s, "trust", false)) l.trust = std::move(*p);
 
         if (const auto* v = read_string(s, "server_name", false)) {
@@ -754,15 +1286,9 @@ private:
                 const bool wildcard = sn.rfind("*.", 0) == 0;
                 error(pos(v->source()), s.key("server_name"),
                       s.key("server_name") + " is " + quote(sn) + ", must be a DNS name or an IP address",
-                      wildcard ? "wildcards are not allowed here; give the exact name devices connect to"
-                               : "");
+                      wildcard ? "wildcards are not allowed here; give the exact name devices connect to" : "");
             }
         }
-
-        if (const auto* v = read_string(s, "upstream", true))
-            resolve_upstream(s, *v, l);
-        else
-            upstream_reference_broken_ = true;
 
         if (const auto* n = s.table.get("min_version")) {
             if (const auto* v = n->as_string(); v != nullptr && (v->get() == "1.2" || v->get() == "1.3")) {
@@ -781,31 +1307,33 @@ private:
         if (auto v = read_string_list(s, "tls12_ciphers")) l.tls12_ciphers = std::move(*v);
         if (auto v = read_string_list(s, "tls13_ciphersuites")) l.tls13_ciphersuites = std::move(*v);
         if (auto v = read_string_list(s, "groups")) l.groups = std::move(*v);
-        return l;
-    }
 
-    void resolve_upstream(const scope& s, const toml::value<std::string>& v, listener& l) {
-        for (std::size_t i = 0; i < upstream_names_.size(); ++i) {
-            if (upstream_names_[i] == v.get()) {
-                l.upstream = v.get();
-                l.upstream_index = i;
-                upstream_used_[i] = true;
-                return;
+        if (const auto v = read_bool(s, "session_tickets")) l.session_tickets = *v;
+        if (const auto v = read_integer(s, "tls13_tickets", 0, 8)) l.tls13_tickets = static_cast<std::uint32_t>(*v);
+        if (auto p = read_path(s, "ticket_key_file", false)) l.ticket_key_file = std::move(*p);
+        if (const auto v = read_duration(s, "ticket_key_rotation", min_rotation, max_rotation, "12h"))
+            l.ticket_key_rotation = *v;
+        if (const auto v = read_integer(s, "session_cache", 0, 1'000'000, false, "0 = no server-side session cache"))
+            l.session_cache = static_cast<std::uint32_t>(*v);
+
+        static constexpr std::string_view auth_names[] = {"none", "optional", "require"};
+        static constexpr client_auth_mode auth_values[] = {client_auth_mode::none, client_auth_mode::optional,
+                                                           client_auth_mode::require};
+        if (const auto v = read_enum(s, "client_auth", auth_names, auth_values)) l.client_auth = *v;
+        if (auto p = read_path(s, "client_ca", false)) l.client_ca = std::move(*p);
+        static constexpr std::string_view format_names[] = {"escaped-pem", "rfc9440"};
+        static constexpr client_cert_format format_values[] = {client_cert_format::escaped_pem,
+                                                               client_cert_format::rfc9440};
+        if (const auto v = read_enum(s, "client_cert_format", format_names, format_values)) l.cert_format = *v;
+        if (auto h = read_header_name(s, "client_cert_header")) l.client_cert_header = std::move(*h);
+        if (l.client_auth == client_auth_mode::none) {
+            for (std::string_view k : {"client_ca", "client_cert_header", "client_cert_format"}) {
+                if (const auto* n = s.table.get(k))
+                    error(pos(n->source()), s.key(k), s.key(k) + " needs client_auth = \"optional\" or \"require\"");
             }
+        } else if (l.client_cert_header.empty()) {
+            l.client_cert_header = l.cert_format == client_cert_format::rfc9440 ? "Client-Cert" : "X-Client-Cert";
         }
-        std::string known;
-        for (std::size_t i = 0; i < upstream_names_.size(); ++i) {
-            const auto& name = upstream_names_[i];
-            if (!name) continue;
-            const auto first = std::find(upstream_names_.begin(), upstream_names_.end(), name);
-            if (first != upstream_names_.begin() + static_cast<std::ptrdiff_t>(i)) continue;  // listed once
-            known += known.empty() ? "known: " : ", ";
-            known += quote(*name);
-        }
-        if (known.empty()) known = "no [[upstream]] is defined";
-        upstream_reference_broken_ = true;
-        error(pos(v.source()), s.key("upstream"),
-              s.key("upstream") + " is " + quote(v.get()) + ", no [[upstream]] has that name", known);
     }
 
     // listener[1].name "mdm" is already used by listener[0]
@@ -833,13 +1361,44 @@ private:
         const scope s{t, "admin", pos(t.source())};
         a.where = s.where;
         check_keys(s, admin_keys, "[admin]");
+
+        // Token first: it decides whether a non-loopback address is acceptable.
+        const toml::node* token_node = nullptr;
+        std::optional<std::string> token;
+        if (s.table.contains("token") && s.table.contains("token_file")) {
+            error(pos(s.table.get("token_file")->source()), s.key("token_file"),
+                  s.key("token_file") + " and " + s.key("token") + " are both set", "keep one");
+        } else if (const auto* v = read_string(s, "token", false)) {
+            token_node = v;
+            token = v->get();
+        } else if (auto p = read_path(s, "token_file", false)) {
+            token_node = s.table.get("token_file");
+            token = read_small_file(s, "token_file", *p, 4096);
+            while (token && !token->empty() && (token->back() == '\n' || token->back() == '\r' || token->back() == ' '))
+                token->pop_back();
+        }
+        if (token) {
+            const bool printable = std::all_of(token->begin(), token->end(), [](char c) { return c > 0x20 && c < 0x7f; });
+            if (token->size() < 16 || !printable)
+                error(pos(token_node->source()), s.key("token"),
+                      s.key("token") + " must be at least 16 printable characters without spaces",
+                      "generate one with: openssl rand -hex 24");
+            else
+                a.token = std::move(*token);
+        }
+
         std::optional<detail::ip_address> ip = detail::parse_ip(a.address);
         if (const auto* v = read_string(s, "address", false)) {
             ip = detail::parse_ip(v->get());
-            if (ip && ip->is_loopback()) {
+            if (ip && (ip->is_loopback() || !a.token.empty())) {
                 a.address = v->get();
-            } else {
+            } else if (ip) {
                 ip.reset();
+                error(pos(v->source()), s.key("address"),
+                      s.key("address") + " is " + quote(v->get()) +
+                          ", must be a loopback address (127.0.0.0/8 or ::1) unless a token is set",
+                      admin_hint);
+            } else {
                 error(pos(v->source()), s.key("address"),
                       s.key("address") + " is " + quote(v->get()) +
                           ", must be a loopback address (127.0.0.0/8 or ::1)",

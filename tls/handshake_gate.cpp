@@ -3,7 +3,9 @@
 #include <openssl/err.h>
 #include <openssl/tls1.h>
 
+#include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace atsgate::tls {
 
@@ -34,12 +36,12 @@ bool contains(const std::array<std::uint16_t, N>& a, std::uint8_t n, std::uint16
 }
 
 // Ex-data indexes, created once per process on first use (thread-safe static init).
-void free_policy(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-    delete static_cast<gate_policy*>(ptr);
+void free_config(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+    delete static_cast<gate_config*>(ptr);
 }
 
 int ctx_policy_index() noexcept {
-    static const int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_policy);
+    static const int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_config);
     return idx;
 }
 
@@ -48,20 +50,66 @@ int ssl_record_index() noexcept {
     return idx;
 }
 
+constexpr std::uint8_t alert_unrecognized_name = 112;  // RFC 6066 section 3
+
+// The raw SNI host name of the ClientHello being processed, "" if absent or malformed.
+std::string_view raw_sni(SSL* ssl) noexcept {
+    const unsigned char* p = nullptr;
+    std::size_t len = 0;
+    if (SSL_client_hello_get0_ext(ssl, ext_server_name, &p, &len) != 1 || len < 5 || p[2] != 0) return {};
+    std::size_t n = be16(p + 3);
+    if (n > len - 5) return {};
+    return {reinterpret_cast<const char*>(p + 5), n};
+}
+
 int client_hello_cb(SSL* ssl, int* alert, void* arg) {
-    const auto& policy = *static_cast<const gate_policy*>(arg);
+    const auto& cfg = *static_cast<const gate_config*>(arg);
     auto* rec = static_cast<handshake_record*>(SSL_get_ex_data(ssl, ssl_record_index()));
 
+    const auto group = select_group(cfg, raw_sni(ssl));
+    const gate_policy& policy = cfg.groups[group.value_or(0)].policy;
     client_hello_facts facts = extract_client_hello(ssl, policy);
-    const gate_decision d = decide(facts, policy);
+    gate_decision d = decide(facts, policy);
+    if (d.reason == refusal::none && !group) d = {refusal::unknown_sni, alert_unrecognized_name};
     if (rec != nullptr) {
         rec->hello = facts;
         rec->hello_seen = true;
         rec->reason = d.reason;
     }
-    if (d.reason == refusal::none) return SSL_CLIENT_HELLO_SUCCESS;
-    *alert = d.alert;
-    return SSL_CLIENT_HELLO_ERROR;
+    if (d.reason != refusal::none) {
+        *alert = d.alert;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    if (*group != 0 && SSL_set_SSL_CTX(ssl, cfg.groups[*group].ctx.get()) == nullptr) {
+        ERR_clear_error();
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// Case-insensitive three-way compare of `a` with an already lower-case `b`.
+int compare_lower(std::string_view a, std::string_view b) noexcept {
+    const std::size_t n = std::min(a.size(), b.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        const char x = lower(a[i]);
+        if (x != b[i]) return x < b[i] ? -1 : 1;
+    }
+    return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
+}
+
+const sni_name* find_name(const std::vector<sni_name>& v, std::string_view key) noexcept {
+    std::size_t lo = 0, hi = v.size();
+    while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        const int c = compare_lower(key, v[mid].name);
+        if (c == 0) return &v[mid];
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return nullptr;
 }
 
 }  // namespace
@@ -73,6 +121,7 @@ std::string_view to_string(refusal r) noexcept {
         case refusal::no_pfs_suite: return "no_pfs_suite";
         case refusal::no_ems: return "no_ems";
         case refusal::no_shared_group: return "no_shared_group";
+        case refusal::unknown_sni: return "unknown_sni";
         case refusal::other: return "other";
     }
     return "other";
@@ -175,10 +224,22 @@ void set_handshake_record(SSL* ssl, handshake_record* rec) noexcept {
     SSL_set_ex_data(ssl, ssl_record_index(), rec);
 }
 
-bool install_gate(SSL_CTX* ctx, const gate_policy& policy) noexcept {
+std::optional<std::size_t> select_group(const gate_config& cfg, std::string_view sni) noexcept {
+    if (sni.empty() || (cfg.groups.size() == 1 && !cfg.refuse_unknown_sni)) return std::size_t{0};
+    if (const sni_name* e = find_name(cfg.exact, sni)) return e->group;
+    // One-label wildcard: "a.example.com" matches "*.example.com", "a.b.example.com" does not.
+    const auto dot = sni.find('.');
+    if (dot != std::string_view::npos && dot > 0) {
+        if (const sni_name* e = find_name(cfg.wildcard, sni.substr(dot + 1))) return e->group;
+    }
+    if (cfg.refuse_unknown_sni) return std::nullopt;
+    return std::size_t{0};
+}
+
+bool install_gate(SSL_CTX* ctx, gate_config&& cfg) noexcept {
     const int idx = ctx_policy_index();
-    if (idx < 0) return false;
-    auto* copy = new (std::nothrow) gate_policy(policy);
+    if (idx < 0 || cfg.groups.empty()) return false;
+    auto* copy = new (std::nothrow) gate_config(std::move(cfg));
     if (copy == nullptr) return false;
     if (SSL_CTX_set_ex_data(ctx, idx, copy) != 1) {
         delete copy;
@@ -189,8 +250,15 @@ bool install_gate(SSL_CTX* ctx, const gate_policy& policy) noexcept {
     return true;
 }
 
+bool install_gate(SSL_CTX* ctx, const gate_policy& policy) noexcept {
+    gate_config cfg;
+    cfg.groups.push_back(sni_group{{}, policy});
+    return install_gate(ctx, std::move(cfg));
+}
+
 const gate_policy* installed_gate(const SSL_CTX* ctx) noexcept {
-    return static_cast<const gate_policy*>(SSL_CTX_get_ex_data(ctx, ctx_policy_index()));
+    const auto* cfg = static_cast<const gate_config*>(SSL_CTX_get_ex_data(ctx, ctx_policy_index()));
+    return cfg != nullptr ? &cfg->groups.front().policy : nullptr;
 }
 
 refusal classify_failure(const handshake_record& rec, int openssl_reason) noexcept {

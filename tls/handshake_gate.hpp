@@ -12,9 +12,14 @@
 
 #include <openssl/ssl.h>
 
+#include "tls/ossl.hpp"
+
 #include <array>
+#include <optional>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace atsgate::tls {
 
@@ -25,9 +30,10 @@ enum class refusal : std::uint8_t {
     no_pfs_suite,      // no forward-secret suite in common (RSA kx, DHE, CBC-only on 1.3 ...)
     no_ems,            // TLS 1.2 ClientHello without the extended_master_secret extension
     no_shared_group,   // no X25519 / P-256 / P-384 in common
+    unknown_sni,       // SNI names no certificate of a listener with unknown_sni = "refuse"
     other,             // anything else: malformed hello, client abort, timeout, certificate refused ...
 };
-inline constexpr std::size_t refusal_count = 6;
+inline constexpr std::size_t refusal_count = 7;
 std::string_view to_string(refusal r) noexcept;
 
 // What the listener allows, as IANA code points. Built once per context (see server_context).
@@ -82,10 +88,35 @@ struct handshake_record {
 // Attaches `rec` (owned by the caller, must outlive the handshake) to `ssl`.
 void set_handshake_record(SSL* ssl, handshake_record* rec) noexcept;
 
-// Installs the gate on `ctx` with its own copy of `policy` (freed with the context).
-// Returns false (OpenSSL errors drained) if ex-data could not be allocated.
+// Certificate selection by SNI. Group 0 is the listener's default certificate set (the context
+// SSL_new() uses); other groups are switched to with SSL_set_SSL_CTX() from the ClientHello
+// callback, before any certificate is chosen. Each group has its own policy (which TLS 1.2 suites
+// its keys can sign: ECDSA, RSA or both).
+struct sni_group {
+    ossl::ptr<SSL_CTX> ctx;  // null for group 0 (the context the gate is installed on)
+    gate_policy policy;
+};
+struct sni_name {
+    std::string name;  // lower case; for wildcards the suffix after "*." ("example.com")
+    std::size_t group = 0;
+};
+struct gate_config {
+    std::vector<sni_group> groups;   // at least one: groups[0] is the default
+    std::vector<sni_name> exact;     // sorted by name
+    std::vector<sni_name> wildcard;  // "*.suffix" entries, sorted by suffix; match exactly one label
+    bool refuse_unknown_sni = false; // an SNI matching no name is refused (no SNI: default group)
+};
+
+// Pure: the group serving `sni` (lower- or mixed-case host name, "" when the client sent none), or
+// nullopt when the name matches nothing and the config refuses unknown names.
+std::optional<std::size_t> select_group(const gate_config& cfg, std::string_view sni) noexcept;
+
+// Installs the gate on `ctx` (the listener's default context), taking ownership of `cfg`
+// (freed with the context). Returns false (OpenSSL errors drained) if ex-data could not be set.
+bool install_gate(SSL_CTX* ctx, gate_config&& cfg) noexcept;
+// Single-certificate convenience: one group with `policy`.
 bool install_gate(SSL_CTX* ctx, const gate_policy& policy) noexcept;
-// The policy installed on ctx, or null when no gate is installed (used by the audit).
+// The default group's policy installed on ctx, or null when no gate is installed (used by the audit).
 const gate_policy* installed_gate(const SSL_CTX* ctx) noexcept;
 
 // Classifies a failed handshake that the gate did not refuse, from OpenSSL's error reason code

@@ -5,6 +5,8 @@
 
 #include <openssl/tls1.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <string_view>
 #include <vector>
@@ -180,74 +182,51 @@ context_facts inspect_context(const SSL_CTX& ctx_ref) {
     return f;
 }
 
-listener_tls build_listener_tls(const config::listener& l, std::size_t index, diagnostics& diags) {
-    listener_tls out;
-    endpoint_facts& facts = out.facts;
-    facts.name = l.name;
-    facts.address = (l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address) + ":" +
-                    std::to_string(l.port);
-    facts.server_name = l.server_name;
-    facts.cert_path = l.cert;
-    facts.key_path = l.key;
-    facts.trust_path = l.trust;
+namespace {
 
-    const std::size_t errors_before = diags.size();
-    const resolved_suites names = resolve(l, index, diags);
+// One configured certificate after loading.
+struct loaded_cert {
+    std::size_t index = 0;  // in l.certificates
+    std::vector<ossl::ptr<X509>> chain;
+    ossl::ptr<EVP_PKEY> key;
+    auth key_auth = auth::any;
+    std::vector<std::string> names;  // lower case; "*.x" for wildcards
+    std::size_t group = 0;
+};
 
-    // Files. Unparsable content is a config error pointing at the key.
-    load_error lerr;
-    auto chain = load_cert_chain(l.cert, lerr);
-    if (!chain) {
-        error(diags, pos_of(l, "cert"), key_path_of(index, "cert"), key_path_of(index, "cert") + ": " + lerr.message);
-        facts.chain_error = lerr.message;
-    }
-    auto key = load_private_key(l.key, lerr);
-    if (!key) {
-        error(diags, pos_of(l, "key"), key_path_of(index, "key"), key_path_of(index, "key") + ": " + lerr.message);
-        if (facts.chain_error.empty()) facts.chain_error = lerr.message;
-    }
-    ossl::ptr<X509_STORE> trust;
-    if (!l.trust.empty()) {
-        trust = load_trust_store(l.trust, lerr);
-        if (!trust) {
-            error(diags, pos_of(l, "trust"), key_path_of(index, "trust"), key_path_of(index, "trust") + ": " + lerr.message);
-            if (facts.chain_error.empty()) facts.chain_error = lerr.message;
-        }
-    }
+std::string lower_ascii(std::string_view in) {
+    std::string out(in);
+    for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    return out;
+}
 
-    // Chain facts for the audit (independent of whether OpenSSL will accept the certificate).
-    if (chain && key && (l.trust.empty() || trust)) {
-        verify_inputs in;
-        in.trust = trust.get();
-        in.hostname = l.server_name;
-        in.key = key.get();
-        in.check_public_trust = true;
-        facts.chain = inspect_chain(*chain, in);
-    }
+std::string cert_key_path(std::size_t listener, std::size_t cert, const config::certificate& c, std::string_view key) {
+    if (c.shorthand) return key_path_of(listener, key);  // cert/key written on the listener itself
+    return key_path_of(listener, "certificate[" + std::to_string(cert - (c.shorthand_offset ? 1 : 0)) + "]." + std::string(key));
+}
 
-    // The context.
-    auto ctx = ossl::own(SSL_CTX_new(TLS_server_method()));
-    if (!ctx) {
-        facts.context_error = "SSL_CTX_new failed: " + ossl::drain_errors();
-        return out;
-    }
-    SSL_CTX* c = ctx.get();
-    std::string why;  // first OpenSSL refusal while configuring
+config::source_pos cert_pos(const config::listener& l, const config::certificate& c, const std::string& key) {
+    auto it = c.key_pos.find(key);
+    return it != c.key_pos.end() ? it->second : (c.where.line != 0 ? c.where : l.where);
+}
+
+// Settings every group context of a listener shares: versions, suites, groups, signature
+// algorithms, options, session handling, client authentication. Returns the first OpenSSL refusal.
+std::string configure_common(SSL_CTX* c, const config::listener& l, const resolved_suites& names, ticket_keys* tickets) {
+    std::string why;
     auto check = [&](int ok, std::string_view what) {
         if (ok != 1 && why.empty()) why = std::string(what) + ": " + ossl::drain_reason();
         ERR_clear_error();
     };
-
     // Versions: TLS 1.2 (or 1.3) up to 1.3, never lower (ATS blocks TLS 1.0/1.1).
     check(SSL_CTX_set_min_proto_version(c, l.min_version == config::tls_version::v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION),
           "min version");
     check(SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION), "max version");
-
     std::vector<std::string_view> list12, list13, glist;
     for (const suite* s : names.tls12) list12.push_back(s->openssl);
     for (const suite* s : names.tls13) list13.push_back(s->openssl);
     for (const group* g : names.groups) glist.push_back(g->name);
-    // An empty TLS 1.2 list would make OpenSSL fail; "" is only possible after config errors.
+    // An empty list would make OpenSSL fail; it is only possible after config errors.
     if (!list12.empty()) check(SSL_CTX_set_cipher_list(c, join(list12, ":").c_str()), "tls12_ciphers");
     if (!list13.empty()) check(SSL_CTX_set_ciphersuites(c, join(list13, ":").c_str()), "tls13_ciphersuites");
     if (!glist.empty()) check(SSL_CTX_set1_groups_list(c, join(glist, ":").c_str()), "groups");
@@ -261,62 +240,281 @@ listener_tls build_listener_tls(const config::listener& l, std::size_t index, di
     // NO_AUTO_CHAIN: serve exactly the configured chain; no per-handshake chain building.
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    // Stateless resumption: tickets only, no server-side session cache; one TLS 1.3 ticket.
-    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_num_tickets(c, 1);
+    // Resumption: stateless tickets (unless turned off); a server-side cache only when configured.
+    if (!l.session_tickets) SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(c, l.session_tickets ? l.tls13_tickets : 0);
+    if (l.session_tickets && tickets != nullptr) {
+        tickets->install(c);
+        // A ticket stays decryptable for a few rotations; tell clients to use it within one period
+        // (at most 7 days, RFC 8446 section 4.6.1).
+        const auto secs = std::chrono::duration_cast<std::chrono::seconds>(l.ticket_key_rotation).count();
+        SSL_CTX_set_timeout(c, static_cast<long>(std::min<long long>(secs, 7 * 24 * 3600)));
+    }
+    if (l.session_cache > 0) {
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+        SSL_CTX_sess_set_cache_size(c, l.session_cache);
+    } else {
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    }
     static constexpr unsigned char sid_ctx[] = "atsgate";
     SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);
     SSL_CTX_set_read_ahead(c, 1);
     SSL_CTX_set_alpn_select_cb(c, select_alpn, nullptr);
 
-    // Gate policy: versions, suites usable with this key, groups.
-    gate_policy policy;
-    policy.allow_tls12 = l.min_version == config::tls_version::v1_2;
-    policy.allow_tls13 = true;
-    const auth key_auth = key ? auth_of(key.get()) : auth::any;
-    for (const suite* s : names.tls12)
-        if ((s->authentication == key_auth) && policy.tls12_suite_count < policy.tls12_suites.size())
-            policy.tls12_suites[policy.tls12_suite_count++] = s->code;
-    for (const suite* s : names.tls13)
-        if (policy.tls13_suite_count < policy.tls13_suites.size()) policy.tls13_suites[policy.tls13_suite_count++] = s->code;
-    for (const group* g : names.groups)
-        if (policy.group_count < policy.groups.size()) policy.groups[policy.group_count++] = g->code;
-    if (!install_gate(c, policy) && why.empty()) why = "could not install the handshake gate";
-
-    if (key && policy.allow_tls12 && policy.tls12_suite_count == 0 && key_auth != auth::any && diags.size() == errors_before) {
-        const std::string kp = key_path_of(index, "tls12_ciphers");
-        error(diags, pos_of(l, "tls12_ciphers"), kp,
-              kp + " has no suite usable with the " + std::string(key_auth == auth::ecdsa ? "ECDSA" : "RSA") +
-                  " certificate key",
-              key_auth == auth::ecdsa ? "add ECDHE-ECDSA-* suites" : "add ECDHE-RSA-* suites");
-    }
-
-    facts.context = inspect_context(*c);
-
-    // Certificate and key last: OpenSSL's security level may refuse them (weak key, SHA-1 ...).
-    if (chain && key) {
-        bool ok = true;
-        auto use = [&](int r, std::string_view what) {
-            if (r != 1) {
-                ok = false;
-                if (why.empty()) why = std::string(what) + ": " + ossl::drain_reason();
-            }
+    // Device identity (mutual TLS).
+    if (l.client_auth != config::client_auth_mode::none) {
+        int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+        if (l.client_auth == config::client_auth_mode::require) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+        if (!l.client_ca.empty()) {
+            check(SSL_CTX_load_verify_file(c, l.client_ca.c_str()), "client_ca");
+            if (STACK_OF(X509_NAME)* ca_names = SSL_load_client_CA_file(l.client_ca.c_str()))
+                SSL_CTX_set_client_CA_list(c, ca_names);  // takes ownership
             ERR_clear_error();
-        };
-        use(SSL_CTX_use_certificate(c, (*chain)[0].get()), "certificate");
-        for (std::size_t i = 1; ok && i < chain->size(); ++i)
-            use(SSL_CTX_add1_chain_cert(c, (*chain)[i].get()), "intermediate certificate");
-        if (ok) use(SSL_CTX_use_PrivateKey(c, key.get()), "private key");
-        if (ok) use(SSL_CTX_check_private_key(c), "private key does not match the certificate");
-        if (ok && why.empty()) {
-            out.context = server_context{std::move(ctx), {}};
-            if (facts.chain && !facts.chain->served.empty())
-                out.context->key_description = facts.chain->served.front().key_description;
+            SSL_CTX_set_verify(c, mode, nullptr);
+        } else {
+            // No CA configured: take any client certificate and let the MDM server verify it (as
+            // NanoMDM and MicroMDM do with the forwarded certificate).
+            SSL_CTX_set_verify(c, mode, [](int, X509_STORE_CTX*) { return 1; });
+        }
+        SSL_CTX_set_verify_depth(c, 8);
+    }
+    return why;
+}
+
+}  // namespace
+
+listener_tls build_listener_tls(const config::listener& l, std::size_t index, diagnostics& diags, ticket_keys* tickets) {
+    listener_tls out;
+    const std::size_t errors_before = diags.size();
+    const resolved_suites names = resolve(l, index, diags);
+    const std::string address = (l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address) + ":" +
+                                std::to_string(l.port);
+
+    load_error lerr;
+    ossl::ptr<X509_STORE> trust;
+    std::string trust_error;
+    if (!l.trust.empty()) {
+        trust = load_trust_store(l.trust, lerr);
+        if (!trust) {
+            trust_error = lerr.message;
+            error(diags, pos_of(l, "trust"), key_path_of(index, "trust"), key_path_of(index, "trust") + ": " + lerr.message);
         }
     }
-    if (!why.empty()) facts.context_error = why;
-    else if (!out.context && facts.context_error.empty())
-        facts.context_error = "certificate or key could not be loaded";
+
+    // Load every certificate and gather its audit facts.
+    std::vector<loaded_cert> certs;
+    for (std::size_t ci = 0; ci < l.certificates.size(); ++ci) {
+        const config::certificate& cc = l.certificates[ci];
+        endpoint_facts facts;
+        facts.name = l.certificates.size() == 1 ? l.name : l.name + "#" + std::to_string(ci);
+        facts.address = address;
+        facts.server_name = l.server_name;
+        facts.cert_path = cc.cert;
+        facts.key_path = cc.key;
+        facts.trust_path = l.trust;
+
+        loaded_cert lc;
+        lc.index = ci;
+        bool ok = true;
+        if (auto chain = load_cert_chain(cc.cert, lerr)) {
+            lc.chain = std::move(*chain);
+        } else {
+            ok = false;
+            const std::string kp = cert_key_path(index, ci, cc, "cert");
+            error(diags, cert_pos(l, cc, "cert"), kp, kp + ": " + lerr.message);
+            facts.chain_error = lerr.message;
+        }
+        lc.key = load_private_key(cc.key, lerr);
+        if (!lc.key) {
+            ok = false;
+            const std::string kp = cert_key_path(index, ci, cc, "key");
+            error(diags, cert_pos(l, cc, "key"), kp, kp + ": " + lerr.message);
+            if (facts.chain_error.empty()) facts.chain_error = lerr.message;
+        }
+        if (!trust_error.empty() && facts.chain_error.empty()) facts.chain_error = trust_error;
+
+        if (ok) {
+            lc.key_auth = auth_of(lc.key.get());
+            // Names: configured, else the leaf's DNS SANs (and IP SANs, which some clients send as SNI-less).
+            const cert_facts leaf = inspect_certificate(*lc.chain.front());
+            if (!cc.names.empty()) {
+                for (const auto& n : cc.names) lc.names.push_back(lower_ascii(n.value));
+            } else {
+                for (const auto& n : leaf.san_dns) lc.names.push_back(lower_ascii(n));
+            }
+            if (trust_error.empty()) {
+                verify_inputs in;
+                in.trust = trust.get();
+                // The default certificate is checked against server_name; the others against the first
+                // name they serve.
+                in.hostname = ci == 0 && !l.server_name.empty() ? l.server_name
+                              : !cc.names.empty() && cc.names.front().value.rfind("*.", 0) != 0 ? cc.names.front().value
+                                                                                            : std::string{};
+                in.key = lc.key.get();
+                in.check_public_trust = true;
+                facts.chain = inspect_chain(lc.chain, in);
+                if (ci != 0) facts.server_name = in.hostname;
+            }
+            certs.push_back(std::move(lc));
+        }
+        out.facts.push_back(std::move(facts));
+    }
+
+    // Group certificates by the exact set of names they serve; a group holds at most one key per
+    // type. A name may belong to one group only.
+    struct group_build {
+        std::vector<std::string> names;  // sorted
+        std::vector<std::size_t> certs;  // indexes into `certs`
+    };
+    std::vector<group_build> groups_built;
+    for (std::size_t i = 0; i < certs.size(); ++i) {
+        auto sorted = certs[i].names;
+        std::sort(sorted.begin(), sorted.end());
+        sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+        auto it = std::find_if(groups_built.begin(), groups_built.end(), [&](const group_build& g) { return g.names == sorted; });
+        const config::certificate& cc = l.certificates[certs[i].index];
+        if (it != groups_built.end()) {
+            const auto clash = std::find_if(it->certs.begin(), it->certs.end(),
+                                            [&](std::size_t j) { return certs[j].key_auth == certs[i].key_auth; });
+            if (clash != it->certs.end()) {
+                const std::string kp = cert_key_path(index, certs[i].index, cc, "cert");
+                error(diags, cert_pos(l, cc, "cert"), kp,
+                      kp + " serves the same names with the same key type as " +
+                          cert_key_path(index, certs[*clash].index, l.certificates[certs[*clash].index], "cert"),
+                      "one name can have one ECDSA and one RSA certificate");
+                continue;
+            }
+            it->certs.push_back(i);
+            certs[i].group = static_cast<std::size_t>(it - groups_built.begin());
+        } else {
+            for (const auto& n : sorted) {
+                for (std::size_t g = 0; g < groups_built.size(); ++g) {
+                    if (std::binary_search(groups_built[g].names.begin(), groups_built[g].names.end(), n)) {
+                        const std::string kp = cert_key_path(index, certs[i].index, cc, "names");
+                        error(diags, cert_pos(l, cc, "names"), kp,
+                              kp + ": name \"" + n + "\" is also served by " +
+                                  cert_key_path(index, certs[groups_built[g].certs.front()].index,
+                                                l.certificates[certs[groups_built[g].certs.front()].index], "cert"),
+                              "give each name one certificate (plus at most one of the other key type)");
+                    }
+                }
+            }
+            certs[i].group = groups_built.size();
+            groups_built.push_back(group_build{std::move(sorted), {i}});
+        }
+    }
+
+    // Build one context per group.
+    gate_config gate;
+    gate.refuse_unknown_sni = l.unknown_sni == config::unknown_sni_mode::refuse;
+    std::vector<ossl::ptr<SSL_CTX>> contexts;
+    std::string key_description;
+    bool all_ok = !certs.empty() && certs.size() == l.certificates.size();
+    for (std::size_t g = 0; g < groups_built.size(); ++g) {
+        auto ctx = ossl::own(SSL_CTX_new(TLS_server_method()));
+        if (!ctx) {
+            for (std::size_t i : groups_built[g].certs)
+                out.facts[certs[i].index].context_error = "SSL_CTX_new failed: " + ossl::drain_errors();
+            all_ok = false;
+            contexts.emplace_back();
+            continue;
+        }
+        SSL_CTX* c = ctx.get();
+        const std::string common_error = configure_common(c, l, names, tickets);
+
+        gate_policy policy;
+        policy.allow_tls12 = l.min_version == config::tls_version::v1_2;
+        policy.allow_tls13 = true;
+        bool has_ecdsa = false, has_rsa = false;
+        for (std::size_t i : groups_built[g].certs) {
+            has_ecdsa = has_ecdsa || certs[i].key_auth == auth::ecdsa;
+            has_rsa = has_rsa || certs[i].key_auth == auth::rsa;
+        }
+        for (const suite* s : names.tls12) {
+            const bool usable = (s->authentication == auth::ecdsa && has_ecdsa) || (s->authentication == auth::rsa && has_rsa);
+            if (usable && policy.tls12_suite_count < policy.tls12_suites.size())
+                policy.tls12_suites[policy.tls12_suite_count++] = s->code;
+        }
+        for (const suite* s : names.tls13)
+            if (policy.tls13_suite_count < policy.tls13_suites.size()) policy.tls13_suites[policy.tls13_suite_count++] = s->code;
+        for (const group* gr : names.groups)
+            if (policy.group_count < policy.groups.size()) policy.groups[policy.group_count++] = gr->code;
+        if (policy.allow_tls12 && policy.tls12_suite_count == 0 && (has_ecdsa || has_rsa) &&
+            diags.size() == errors_before) {
+            const std::string kp = key_path_of(index, "tls12_ciphers");
+            error(diags, pos_of(l, "tls12_ciphers"), kp,
+                  kp + " has no suite usable with the " + std::string(has_ecdsa ? "ECDSA" : "RSA") + " certificate key",
+                  has_ecdsa ? "add ECDHE-ECDSA-* suites" : "add ECDHE-RSA-* suites");
+        }
+
+        // The audit inspects the live context; for group 0 the gate must already be in place, so
+        // facts are taken after installing it (below) for that group.
+        std::string why = common_error;
+        std::string description;
+        for (std::size_t i : groups_built[g].certs) {
+            loaded_cert& lc = certs[i];
+            bool ok = true;
+            auto use = [&](int r, std::string_view what) {
+                if (r != 1) {
+                    ok = false;
+                    if (why.empty()) why = std::string(what) + ": " + ossl::drain_reason();
+                }
+                ERR_clear_error();
+            };
+            use(SSL_CTX_use_certificate(c, lc.chain[0].get()), "certificate");
+            for (std::size_t k = 1; ok && k < lc.chain.size(); ++k)
+                use(SSL_CTX_add1_chain_cert(c, lc.chain[k].get()), "intermediate certificate");
+            if (ok) use(SSL_CTX_use_PrivateKey(c, lc.key.get()), "private key");
+            if (ok) use(SSL_CTX_check_private_key(c), "private key does not match the certificate");
+            if (!ok) all_ok = false;
+            auto& f = out.facts[lc.index];
+            if (f.chain && !f.chain->served.empty()) {
+                if (!description.empty()) description += " + ";
+                description += f.chain->served.front().key_description;
+            }
+        }
+        if (!why.empty()) {
+            all_ok = false;
+            for (std::size_t i : groups_built[g].certs) out.facts[certs[i].index].context_error = why;
+        }
+        if (g == 0) key_description = description;
+        sni_group sg;
+        sg.policy = policy;
+        if (g != 0) sg.ctx = ossl::up_ref(c);  // group 0 is the context itself: no self-reference
+        gate.groups.push_back(std::move(sg));
+        for (const auto& n : groups_built[g].names) {
+            if (n.rfind("*.", 0) == 0)
+                gate.wildcard.push_back(sni_name{n.substr(2), g});
+            else
+                gate.exact.push_back(sni_name{n, g});
+        }
+        contexts.push_back(std::move(ctx));
+    }
+    auto by_name = [](const sni_name& a, const sni_name& b) { return a.name < b.name; };
+    std::sort(gate.exact.begin(), gate.exact.end(), by_name);
+    std::sort(gate.wildcard.begin(), gate.wildcard.end(), by_name);
+
+    if (contexts.empty() || !contexts.front()) {
+        for (auto& f : out.facts)
+            if (f.context_error.empty()) f.context_error = "no usable certificate";
+        return out;
+    }
+    SSL_CTX* primary = contexts.front().get();
+    if (!install_gate(primary, std::move(gate))) {
+        all_ok = false;
+        for (auto& f : out.facts)
+            if (f.context_error.empty()) f.context_error = "could not install the handshake gate";
+    }
+    // Context facts: the policy settings are identical in every group, and the gate lives on the
+    // primary context (the one every handshake starts with), so all certificates report it.
+    const context_facts cf = inspect_context(*primary);
+    for (auto& f : out.facts) f.context = cf;
+
+    const bool new_errors = std::any_of(diags.begin() + static_cast<std::ptrdiff_t>(errors_before), diags.end(),
+                                        [](const config::diagnostic& d) { return d.level == config::severity::error; });
+    if (all_ok && !new_errors) {
+        out.context = server_context{std::move(contexts.front()), key_description};
+    }
     return out;
 }
 

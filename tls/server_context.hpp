@@ -8,35 +8,46 @@
 #include "tls/audit.hpp"
 #include "tls/handshake_gate.hpp"
 #include "tls/ossl.hpp"
+#include "tls/ticket_keys.hpp"
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace atsgate::tls {
 
 // A built server context. Immutable once built: handshakes only read it.
 struct server_context {
+    // The context SSL_new() uses: certificate group 0 (the listener's default certificates), with
+    // the ClientHello gate installed. Other groups' contexts are owned by the gate (selected by SNI).
     ossl::ptr<SSL_CTX> ctx;
-    std::string key_description;  // "EC P-256", for logs
+    std::string key_description;  // "EC P-256", "EC P-256 + RSA 2048": default group, for logs
 };
 
 struct listener_tls {
-    // Set when the context was fully built (certificate and key accepted by OpenSSL).
+    // Set when every context was fully built (certificates and keys accepted by OpenSSL).
     std::optional<server_context> context;
-    // Audit facts: filled as far as possible even when the context could not be built.
-    endpoint_facts facts;
+    // Audit facts, one endpoint per configured certificate (in config order), filled as far as
+    // possible even when the context could not be built.
+    std::vector<endpoint_facts> facts;
 };
 
 // For listener `l` (its index `index` in config::listeners, for key paths): resolves suite and
-// group names against tls::suites / tls::groups, loads cert, key and trust, builds the SSL_CTX
-// (TLS 1.2-1.3 only, the configured ECDHE/TLS 1.3 suites, groups, SHA-256+ signature algorithms,
-// no compression, no renegotiation, EMS gate, no automatic chain building: the chain is served
-// exactly as given), and gathers context and chain facts.
-// Configuration mistakes (unknown or non-forward-secret suite, unparsable PEM) are appended to
-// `diags` as errors with the config position. OpenSSL refusing the certificate (e.g. "ee key too
-// small") is not a config error: it lands in facts.context_error and the audit FAILs the matching
-// rule. Drains the OpenSSL error queue. Thread-safe.
-listener_tls build_listener_tls(const config::listener& l, std::size_t index, config::diagnostics& diags);
+// group names against tls::suites / tls::groups, loads every certificate, key and the trust store,
+// groups certificates by the names they serve (one ECDSA and one RSA certificate may share names),
+// builds one SSL_CTX per group (TLS 1.2-1.3 only, the configured ECDHE/TLS 1.3 suites, groups,
+// SHA-256+ signature algorithms, no compression, no renegotiation, client authentication as
+// configured, the chain served exactly as given) and installs the ClientHello gate (EMS, SNI
+// selection) on the default one; then gathers context and chain facts.
+// Configuration mistakes (unknown or non-forward-secret suite, unparsable PEM, a name served by two
+// certificates) are appended to `diags` as errors with the config position. OpenSSL refusing a
+// certificate (e.g. "ee key too small") is not a config error: it lands in that certificate's
+// facts.context_error and the audit FAILs the matching rule. Drains the OpenSSL error queue.
+// Thread-safe.
+// `tickets`: the listener's session ticket keys (installed on every context), or null for none
+// (session_tickets = false).
+listener_tls build_listener_tls(const config::listener& l, std::size_t index, config::diagnostics& diags,
+                                ticket_keys* tickets = nullptr);
 
 // Reads version range, enabled suites, options and the EMS gate from a live context.
 context_facts inspect_context(const SSL_CTX& ctx);

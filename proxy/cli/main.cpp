@@ -11,6 +11,10 @@
 #include "proxy/snapshot/snapshot.hpp"
 #include "tls/audit.hpp"
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <openssl/opensslv.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -46,6 +50,8 @@ void print_usage(std::FILE* out) {
         "commands:\n"
         "  run    validate the config, audit every listener against Apple's ATS rules, then serve\n"
         "  check  validate and audit only (opens no sockets), like `nginx -t`\n"
+        "  reload ask the running atsgate (through [admin]) to re-read its config; exit 0 reloaded,\n"
+        "         1 refused (the reasons are printed; the old config keeps serving), 2 usage error\n"
         "  probe  audit remote servers, URLs and profiles against ATS like an Apple device\n"
         "         (exit 0 no FAIL, 1 a FAIL, 2 usage error; see `atsgate probe --help`)\n"
         "\n"
@@ -68,7 +74,18 @@ void print_command_help(std::string_view cmd) {
             "Validates FILE, builds every listener's TLS context, audits it against Apple's ATS rules\n"
             "and serves. Refuses to start (exit 3, nothing bound) when any rule FAILs; exits 2 on a\n"
             "config error. SIGTERM/SIGINT: stop accepting, finish in-flight requests for up to\n"
-            "server.drain_timeout, exit 0; a second signal stops at once.\n",
+            "server.drain_timeout, exit 0; a second signal stops at once. SIGHUP (or `atsgate reload`)\n"
+            "re-reads FILE: the new configuration is validated and audited first and only swapped in when\n"
+            "clean; connections in flight finish on the configuration they started with.\n",
+            stdout);
+    } else if (cmd == "reload") {
+        std::fputs(
+            "usage: atsgate reload [-c FILE]\n"
+            "\n"
+            "Asks the atsgate running with FILE to re-read it, through FILE's [admin] endpoint (with its\n"
+            "token). The running instance validates, builds and audits the new configuration and swaps\n"
+            "it in only when clean. Exit 0: reloaded; 1: refused (the reasons are printed, the old\n"
+            "configuration keeps serving) or the admin endpoint is unreachable; 2: usage or config error.\n",
             stdout);
     } else {
         std::fputs(
@@ -139,11 +156,11 @@ spdlog::level::level_enum to_spdlog(config::log_level l) {
 }
 
 // Shared by run and check: parse, validate, build, audit. Returns an exit code, or -1 to go on.
-int prepare(const options& o, snapshot::build_result& built) {
+int prepare(const options& o, snapshot::build_result& built, snapshot::shared_state& health) {
     auto loaded = config::load_file(o.config_path);
     print_diagnostics(loaded.diags);
     if (!loaded.value) return exit_config;
-    built = snapshot::build(std::move(*loaded.value), static_cast<std::int64_t>(std::time(nullptr)), 1);
+    built = snapshot::build(std::move(*loaded.value), static_cast<std::int64_t>(std::time(nullptr)), 1, health);
     print_diagnostics(built.diags);
     if (config::has_errors(built.diags)) return exit_config;
     return -1;
@@ -151,16 +168,58 @@ int prepare(const options& o, snapshot::build_result& built) {
 
 int cmd_check(const options& o) {
     snapshot::build_result built;
-    if (int rc = prepare(o, built); rc >= 0) return rc;
+    snapshot::shared_state health;
+    if (int rc = prepare(o, built, health); rc >= 0) return rc;
     const std::string report = o.json ? tls::render_json(built.audit) : tls::render_text(built.audit);
     std::fputs(report.c_str(), stdout);
     if (!report.empty() && report.back() != '\n') std::fputc('\n', stdout);
     return blocks_start(built.audit) ? exit_audit : exit_ok;
 }
 
+// POST /reload to the running instance's admin endpoint, found in the config file.
+int cmd_reload(const options& o) {
+    auto loaded = config::load_file(o.config_path);
+    print_diagnostics(loaded.diags);
+    if (!loaded.value) return exit_config;
+    if (!loaded.value->admin) {
+        std::fprintf(stderr, "atsgate: reload needs an [admin] endpoint in %s (or send SIGHUP to the process)\n",
+                     o.config_path.c_str());
+        return exit_config;
+    }
+    const auto& a = *loaded.value->admin;
+    namespace asio = boost::asio;
+    asio::io_context io;
+    asio::ip::tcp::socket sock(io);
+    boost::system::error_code ec;
+    const asio::ip::tcp::endpoint ep(asio::ip::make_address(a.address, ec), a.port);
+    if (!ec) sock.connect(ep, ec);
+    if (ec) {
+        std::fprintf(stderr, "atsgate: cannot reach the admin endpoint %s:%u: %s\n", a.address.c_str(), a.port,
+                     ec.message().c_str());
+        return exit_runtime;
+    }
+    std::string req = "POST /reload HTTP/1.1\r\nHost: atsgate\r\nContent-Length: 0\r\nConnection: close\r\n";
+    if (!a.token.empty()) req += "Authorization: Bearer " + a.token + "\r\n";
+    req += "\r\n";
+    asio::write(sock, asio::buffer(req), ec);
+    std::string resp;
+    char buf[4096];
+    for (;;) {
+        const std::size_t n = sock.read_some(asio::buffer(buf), ec);
+        resp.append(buf, n);
+        if (ec) break;
+    }
+    const auto body_at = resp.find("\r\n\r\n");
+    const bool ok = resp.rfind("HTTP/1.1 200", 0) == 0;
+    const std::string body = body_at == std::string::npos ? resp : resp.substr(body_at + 4);
+    std::fputs(body.c_str(), ok ? stdout : stderr);
+    return ok ? exit_ok : exit_runtime;
+}
+
 int cmd_run(const options& o) {
     snapshot::build_result built;
-    if (int rc = prepare(o, built); rc >= 0) return rc;
+    auto health = std::make_unique<snapshot::shared_state>();
+    if (int rc = prepare(o, built, *health); rc >= 0) return rc;
     if (blocks_start(built.audit) || !built.value) {
         std::fputs(tls::render_text(built.audit).c_str(), stderr);
         std::fprintf(stderr, "atsgate: refusing to start: the configuration does not meet Apple's ATS requirements\n");
@@ -174,7 +233,7 @@ int cmd_run(const options& o) {
     }
     spdlog::info("atsgate {} ({}): audit passed for {} listener(s)", ATSGATE_VERSION, OPENSSL_VERSION_TEXT,
                  built.value->cfg.listeners.size());
-    return atsgate::server::run(built.value);
+    return atsgate::server::run(o.config_path, built.value, std::move(health));
 }
 
 }  // namespace
@@ -203,7 +262,7 @@ int main(int argc, char** argv) {
             print_usage(o.help ? stdout : stderr);
             return o.help ? exit_ok : exit_config;
         }
-        if (o.command != "run" && o.command != "check") {
+        if (o.command != "run" && o.command != "check" && o.command != "reload") {
             std::fprintf(stderr, "atsgate: unknown command \"%s\" (see atsgate --help)\n", o.command.c_str());
             return exit_config;
         }
@@ -211,6 +270,7 @@ int main(int argc, char** argv) {
             print_command_help(o.command);
             return exit_ok;
         }
+        if (o.command == "reload") return cmd_reload(o);
         return o.command == "run" ? cmd_run(o) : cmd_check(o);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "atsgate: fatal: %s\n", e.what());

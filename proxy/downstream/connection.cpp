@@ -3,6 +3,7 @@
 #include "proxy/http/request_parser.hpp"
 #include "proxy/http/response_parser.hpp"
 #include "proxy/http/rewrite.hpp"
+#include "proxy/http/url_guard.hpp"
 #include "proxy/net/errc.hpp"
 #include "proxy/net/tls_stream.hpp"
 #include "proxy/net/watchdog.hpp"
@@ -11,6 +12,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
+#include <openssl/pem.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -41,6 +43,8 @@ constexpr auto linger_total = std::chrono::seconds(5);
 constexpr std::size_t io_buffer_size = 16 * 1024;
 constexpr std::size_t slot_main = 0;    // handshake, request head, response relay
 constexpr std::size_t slot_upload = 1;  // request body upload, concurrent with the response relay
+// Bytes of each plist/XML/JSON response body the plaintext URL guard scans.
+constexpr std::uint64_t url_guard_budget = 1024 * 1024;
 
 // RFC 9110 section 9.2.2. Only these may be re-sent after a pooled connection turned out stale.
 bool idempotent(std::string_view m) noexcept {
@@ -103,6 +107,71 @@ struct upload_result {
     failure fail = failure::none;
 };
 
+// The client-side stream: TLS for https listeners, plaintext for SCEP listeners.
+net::tls_stream make_stream(net::tcp_socket&& socket, const snapshot::listener_runtime& l) {
+    if (l.kind == config::listener_kind::scep || !l.tls) return net::tls_stream(std::move(socket));
+    return net::tls_stream(std::move(socket), *l.tls->ctx, net::tls_stream::role::server);
+}
+
+// URL-escaped PEM of a certificate, as nginx's $ssl_client_escaped_cert and NanoMDM's -cert-header
+// expect: every byte outside RFC 3986's unreserved set is %XX (so '+' survives QueryUnescape).
+std::string escaped_pem(X509& cert) {
+    auto bio = ossl::own(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio_X509(bio.get(), &cert) != 1) {
+        ERR_clear_error();
+        return {};
+    }
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio.get(), &data);
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(static_cast<std::size_t>(len) * 3 / 2);
+    for (long i = 0; i < len; ++i) {
+        const auto c = static_cast<unsigned char>(data[i]);
+        const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                                c == '.' || c == '_' || c == '~';
+        if (unreserved) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        }
+    }
+    return out;
+}
+
+// RFC 9440 section 2: Client-Cert is a structured-field byte sequence: ":" base64(DER) ":".
+std::string rfc9440(X509& cert) {
+    unsigned char* der = nullptr;
+    const int len = i2d_X509(&cert, &der);
+    if (len <= 0) {
+        ERR_clear_error();
+        return {};
+    }
+    std::string b64(4 * ((static_cast<std::size_t>(len) + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), der, len);
+    OPENSSL_free(der);
+    b64.resize(static_cast<std::size_t>(n));
+    return ":" + b64 + ":";
+}
+
+std::string sha256_hex(X509& cert) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (X509_digest(&cert, EVP_sha256(), md, &n) != 1) {
+        ERR_clear_error();
+        return {};
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < n; ++i) {
+        out += hex[md[i] >> 4];
+        out += hex[md[i] & 0xf];
+    }
+    return out;
+}
+
 class connection {
 public:
     connection(net::tcp_socket&& socket, std::shared_ptr<const snapshot::snapshot> snap, std::size_t listener,
@@ -111,7 +180,7 @@ public:
           listener_(listener),
           w_(w),
           wd_(socket.get_executor()),
-          tls_(std::move(socket), *snap_->listeners[listener].tls.ctx, net::tls_stream::role::server) {
+          tls_(make_stream(std::move(socket), snap_->listeners[listener])) {
         error_code ec;
         const auto ep = tls_.socket().remote_endpoint(ec);
         if (!ec) {
@@ -133,7 +202,9 @@ private:
     net::awaitable<void> session();
     void handshake_failed(const error_code& ec);
     net::awaitable<bool> serve_one(bool first);
-    net::awaitable<bool> exchange(const http::request_head& h, upstream::pool& pool, bool complete);
+    net::awaitable<bool> exchange(const http::request_head& h, std::size_t upstream_index, bool complete);
+    net::awaitable<bool> reply(const http::request_head* h, std::uint16_t status, bool close, std::string_view content_type,
+                               std::string_view body, std::string_view location = {});
     net::awaitable<upload_result> upload(const http::request_head& h, upstream::lease& up);
     net::awaitable<download_result> download(const http::request_head& h, upstream::lease& up);
     net::awaitable<bool> flush_to_client(download_result& d);
@@ -165,10 +236,15 @@ private:
     std::string cout_;  // client response head + coalesced body
     std::string chunk_head_;
     std::vector<asio::const_buffer> gather_;
+    std::string coalesce_;  // TLS upstreams: gathered pieces joined into one record
     std::vector<std::string_view> own_hosts_;
 
     std::uint32_t requests_ = 0;
     std::string_view upstream_name_;        // of the current exchange, for logs
+    std::string identity_;                 // client certificate in the configured header format
+    std::string fingerprint_;              // SHA-256 of the client certificate (sticky routing)
+    http::url_guard guard_;
+    bool guarding_ = false;
     config::duration response_timeout_{};  // of the current exchange's upstream
     clock::time_point request_start_{};
     double upstream_ms_ = 0;
@@ -186,21 +262,34 @@ net::awaitable<void> connection::session() {
         tls_.close();
         co_return;
     }
-    tls::set_handshake_record(tls_.native(), &hs_);
-    wd_.arm(slot_main, phase::handshake, timeouts().handshake, client_socket());
-    const error_code hec = co_await tls_.handshake();
-    wd_.disarm(slot_main);
-    tls::set_handshake_record(tls_.native(), nullptr);
-    if (hec) {
-        handshake_failed(hec);
-        tls_.close();
-        co_return;
+    if (tls_.plaintext()) {
+        tls_version_ = "plaintext";
+        tls_cipher_ = "-";
+    } else {
+        tls::set_handshake_record(tls_.native(), &hs_);
+        wd_.arm(slot_main, phase::handshake, timeouts().handshake, client_socket());
+        const error_code hec = co_await tls_.handshake();
+        wd_.disarm(slot_main);
+        tls::set_handshake_record(tls_.native(), nullptr);
+        if (hec) {
+            handshake_failed(hec);
+            tls_.close();
+            co_return;
+        }
+        auto& st = w_.counters();
+        stats::inc(st.handshakes);
+        if (SSL_session_reused(tls_.native()) == 1) stats::inc(st.resumed_handshakes);
+        tls_version_ = SSL_get_version(tls_.native());
+        tls_cipher_ = SSL_get_cipher_name(tls_.native());
+        // Device identity, once per connection (a resumed session carries the certificate too).
+        if (listener_cfg().client_auth != config::client_auth_mode::none) {
+            if (X509* peer = SSL_get0_peer_certificate(tls_.native())) {
+                identity_ = listener_cfg().cert_format == config::client_cert_format::rfc9440 ? rfc9440(*peer)
+                                                                                              : escaped_pem(*peer);
+                fingerprint_ = sha256_hex(*peer);
+            }
+        }
     }
-    auto& st = w_.counters();
-    stats::inc(st.handshakes);
-    if (SSL_session_reused(tls_.native()) == 1) stats::inc(st.resumed_handshakes);
-    tls_version_ = SSL_get_version(tls_.native());
-    tls_cipher_ = SSL_get_cipher_name(tls_.native());
 
     node_.socket = &client_socket();
     w_.connections().add(node_);
@@ -309,14 +398,36 @@ net::awaitable<bool> connection::serve_one(bool first) {
     stats::inc(w_.counters().requests);
     upstream_ms_ = 0;
     const http::request_head& h = p.head();
-    const router::decision route = snap_->routes.match(listener_, h);
-    upstream::pool& pool = w_.pool_for(*snap_, route.upstream);
+    router::sticky_inputs sticky;
+    sticky.client_cert_fingerprint = fingerprint_;
+    sticky.random = w_.random();
+    const router::decision route = snap_->routes.match(listener_, h, sticky);
+    if (route.what != router::decision::kind::forward) {
+        // Answered here. A request body we do not read means the connection cannot continue.
+        const bool close = h.body != http::framing::none;
+        switch (route.what) {
+            case router::decision::kind::static_reply:
+                co_return co_await reply(&h, route.reply->status, close, route.reply->content_type, route.reply->body);
+            case router::decision::kind::redirect: {
+                std::string location(route.redirect_origin);
+                location += h.target;
+                co_return co_await reply(&h, 308, close, "text/plain; charset=utf-8", "", location);
+            }
+            case router::decision::kind::forbidden:
+                co_return co_await local_reply(&h, 403, close);
+            default:
+                co_return co_await local_reply(&h, 404, close);
+        }
+    }
 
     out_.clear();
     http::upstream_request_context uctx;
     uctx.client_ip = client_ip_;
+    uctx.proto = tls_.plaintext() ? "http" : "https";
     uctx.body = h.body;
     uctx.content_length = h.content_length;
+    uctx.identity_header = listener_cfg().client_cert_header;
+    uctx.identity_value = identity_;
     http::write_upstream_request(h, uctx, out_);
 
     // Whatever of the body is already buffered travels with the head in one write; if that is the
@@ -341,7 +452,7 @@ net::awaitable<bool> connection::serve_one(bool first) {
         }
         break;  // need_more: the rest of the body is streamed
     }
-    co_return co_await exchange(h, pool, complete);
+    co_return co_await exchange(h, route.upstream, complete);
 }
 
 void connection::append_body(std::string& out, std::span<const http::body_span> spans, bool chunked) {
@@ -353,38 +464,65 @@ void connection::append_body(std::string& out, std::span<const http::body_span> 
     if (chunked) out += http::chunk_trailer;
 }
 
-net::awaitable<bool> connection::exchange(const http::request_head& h, upstream::pool& pool, bool complete) {
+net::awaitable<bool> connection::exchange(const http::request_head& h, std::size_t upstream_index, bool complete) {
     auto& st = w_.counters();
     const bool may_retry = complete && idempotent(h.method);
-    const std::string& upstream_name = pool.settings().name;
-    upstream_name_ = upstream_name;
-    response_timeout_ = pool.settings().response_timeout;
+    const config::upstream& ucfg = cfg().upstreams[upstream_index];
+    const snapshot::upstream_runtime& urt = snap_->upstreams[upstream_index];
+    upstream::balancer& bal = w_.balancer_for(*snap_, upstream_index);
+    upstream_name_ = ucfg.name;
+    response_timeout_ = ucfg.response_timeout;
+    std::uint64_t tried = 0;      // members that failed to connect in this exchange (first 64)
+    std::uint16_t last_status = 502;
+    bool stale_retry_used = false;
+    const std::size_t max_attempts = std::min<std::size_t>(urt.members.size(), 3) + 1;
 
-    for (int attempt = 0;; ++attempt) {
+    for (std::size_t attempt = 0;; ++attempt) {
+        const auto now = clock::now();
+        const auto pick = bal.pick([&](std::size_t i) {
+            return (i >= 64 || (tried & (std::uint64_t{1} << i)) == 0) && urt.members[i].health->usable(now);
+        });
+        if (!pick) {
+            if (attempt == 0) {
+                // Every member is down or ejected: answer at once instead of waiting on a dead backend.
+                stats::inc(st.upstream_unavailable);
+                spdlog::warn("upstream {}: no healthy member for {} {}", ucfg.name, h.method, h.target);
+                co_return co_await local_reply(&h, 503, !complete);
+            }
+            co_return co_await local_reply(&h, last_status, !complete);
+        }
+        const snapshot::member_runtime& member = urt.members[*pick];
+        upstream::pool& pool = w_.pool_for(member);
         upstream::lease up = pool.acquire();
         if (!up.reused()) {
-            const error_code cec = co_await pool.connect(*up, wd_, slot_main);
+            const error_code cec = co_await pool.connect(*up, wd_, slot_main, ucfg.connect_timeout);
             if (cec) {
                 const bool timeout = wd_.expired(slot_main) == phase::upstream_connect;
                 stats::inc(timeout ? st.upstream_timeouts : st.upstream_connect_errors);
-                spdlog::warn("upstream {} ({}): connect failed: {}", upstream_name, pool.settings().url,
-                             timeout ? "timeout" : cec.message());
-                co_return co_await local_reply(&h, timeout ? 504 : 502, !complete);
+                member.health->report_failure(clock::now(), ucfg.max_fails, ucfg.fail_timeout);
+                spdlog::warn("upstream {}: connect failed: {}", member.target->id, timeout ? "timeout" : cec.message());
+                last_status = timeout ? 504 : 502;
+                if (*pick < 64) tried |= std::uint64_t{1} << *pick;
+                // Nothing was sent yet: another member may take the request.
+                if (attempt + 1 < max_attempts) continue;
+                co_return co_await local_reply(&h, last_status, !complete);
             }
+            member.health->report_success();
         }
 
         const auto sent_at = clock::now();
-        wd_.arm(slot_main, phase::upstream_send, timeouts().body, up->socket);
-        auto [wec, wn] = co_await asio::async_write(up->socket, asio::buffer(out_), net::token);
+        wd_.arm(slot_main, phase::upstream_send, timeouts().body, up->socket());
+        const error_code wec = co_await up->write_all(out_);
         wd_.disarm(slot_main);
         if (wec) {
-            if (up.reused() && attempt == 0 && may_retry) {
+            if (up.reused() && !stale_retry_used && may_retry) {
+                stale_retry_used = true;
                 stats::inc(st.upstream_retries);
                 continue;
             }
             const bool timeout = wd_.expired(slot_main) != phase::none;
             stats::inc(timeout ? st.upstream_timeouts : st.upstream_connect_errors);
-            spdlog::warn("upstream {}: sending request failed: {}", upstream_name, timeout ? "timeout" : wec.message());
+            spdlog::warn("upstream {}: sending request failed: {}", member.target->id, timeout ? "timeout" : wec.message());
             co_return co_await local_reply(&h, timeout ? 504 : 502, !complete);
         }
 
@@ -394,9 +532,10 @@ net::awaitable<bool> connection::exchange(const http::request_head& h, upstream:
         upload_status_ = 0;
         if (complete) {
             d = co_await download(h, up);
-            if (d.retryable && up.reused() && attempt == 0 && may_retry) {
+            if (d.retryable && up.reused() && !stale_retry_used && may_retry) {
+                stale_retry_used = true;
                 stats::inc(st.upstream_retries);
-                spdlog::debug("upstream {}: pooled connection was stale, retrying once", upstream_name);
+                spdlog::debug("upstream {}: pooled connection was stale, retrying once", member.target->id);
                 continue;
             }
         } else {
@@ -445,7 +584,7 @@ net::awaitable<upload_result> connection::upload(const http::request_head& h, up
         res.fail = f;
         if (!download_done_) {
             error_code ec;
-            up->socket.cancel(ec);  // stop the response relay: this exchange is over
+            up->socket().cancel(ec);  // stop the response relay: this exchange is over
         }
         return res;
     };
@@ -479,8 +618,8 @@ net::awaitable<upload_result> connection::upload(const http::request_head& h, up
                 }
                 for (const auto& s : spans) gather_.push_back(asio::buffer(s.data(), s.size()));
                 if (chunked && total > 0) gather_.push_back(asio::buffer(http::chunk_trailer));
-                wd_.arm(slot_upload, phase::upstream_send, timeouts().body, up->socket);
-                auto [wec, wn] = co_await asio::async_write(up->socket, gather_, net::token);
+                wd_.arm(slot_upload, phase::upstream_send, timeouts().body, up->socket());
+                const error_code wec = co_await up->write_all(gather_, coalesce_);
                 wd_.disarm(slot_upload);
                 rpos_ += r.consumed;  // the spans pointed into rbuf_: consume only after writing
                 if (wec) co_return fail(download_done_ ? failure::cancelled : failure::upstream_io);
@@ -490,8 +629,8 @@ net::awaitable<upload_result> connection::upload(const http::request_head& h, up
             case http::parse_event::message_done: {
                 rpos_ += r.consumed;
                 if (chunked) {
-                    wd_.arm(slot_upload, phase::upstream_send, timeouts().body, up->socket);
-                    auto [wec, wn] = co_await asio::async_write(up->socket, asio::buffer(http::last_chunk), net::token);
+                    wd_.arm(slot_upload, phase::upstream_send, timeouts().body, up->socket());
+                    const error_code wec = co_await up->write_all(http::last_chunk);
                     wd_.disarm(slot_upload);
                     if (wec) co_return fail(download_done_ ? failure::cancelled : failure::upstream_io);
                 }
@@ -556,10 +695,11 @@ net::awaitable<download_result> connection::download(const http::request_head& h
         if (need_input) {
             // Hand what we have to the client before waiting on the backend again.
             if (committed && !cout_.empty() && !co_await flush_to_client(d)) co_return finish(d);
-            wd_.arm(slot_main, phase::upstream_response, response_timeout_, up->socket);
-            auto [ec, n] = co_await up->socket.async_read_some(asio::buffer(ubuf_.get(), io_buffer_size));
+            wd_.arm(slot_main, phase::upstream_response, response_timeout_, up->socket());
+            auto [ec, n] = co_await up->read_some({ubuf_.get(), io_buffer_size});
             wd_.disarm(slot_main);
-            if (ec == asio::error::eof) {
+            // A legacy backend closing TLS without close_notify ends a close-delimited body like a FIN.
+            if (ec == asio::error::eof || ec == net::errc::truncated) {
                 r = rp.finish();
             } else if (ec) {
                 if (wd_.expired(slot_main) == phase::upstream_response) {
@@ -637,6 +777,11 @@ net::awaitable<download_result> connection::download(const http::request_head& h
                 for (const auto& oh : snap_->listeners[listener_].own_hosts) own_hosts_.push_back(oh);
                 cctx.own_hosts = own_hosts_;
                 const auto rw = http::write_client_response(rh, cctx, cout_);
+                guarding_ = false;
+                if (auto ct = http::find_header(rh.headers, "content-type"); ct && http::url_guard::applies(*ct)) {
+                    guarding_ = true;
+                    guard_.reset(url_guard_budget);
+                }
                 if (rw.location_rewritten) {
                     stats::inc(st.location_rewrites);
                     spdlog::info("rewrote plaintext Location to https for {} {} (listener {})", h.method, h.target,
@@ -654,6 +799,8 @@ net::awaitable<download_result> connection::download(const http::request_head& h
                 std::size_t total = 0;
                 for (const auto& s : rp.body_spans()) total += s.size();
                 append_body(cout_, rp.body_spans(), client_framing == http::framing::chunked);
+                if (guarding_)
+                    for (const auto& sp : rp.body_spans()) guard_.feed(sp);
                 stats::inc(st.bytes_to_clients, total);
                 if (cout_.size() >= io_buffer_size && !co_await flush_to_client(d)) co_return finish(d);
                 break;
@@ -664,6 +811,16 @@ net::awaitable<download_result> connection::download(const http::request_head& h
                     break;
                 }
                 if (client_framing == http::framing::chunked) cout_ += http::last_chunk;
+                if (guarding_) {
+                    guard_.finish();
+                    if (guard_.plaintext() > 0) {
+                        // Detection only: the body (possibly a signed profile) is relayed untouched.
+                        stats::inc(st.plaintext_urls, guard_.plaintext());
+                        spdlog::warn("plaintext URL guard: {} http:// URL(s) in the response to {} {} (first: {}); devices "
+                                     "will refuse them under ATS",
+                                     guard_.plaintext(), h.method, h.target, guard_.first());
+                    }
+                }
                 if (!co_await flush_to_client(d)) co_return finish(d);
                 d.complete = true;
                 d.head_flushed = true;
@@ -679,6 +836,33 @@ net::awaitable<download_result> connection::download(const http::request_head& h
             }
         }
     }
+}
+
+net::awaitable<bool> connection::reply(const http::request_head* h, std::uint16_t status, bool close,
+                                        std::string_view content_type, std::string_view body, std::string_view location) {
+    close = close || w_.draining();
+    cout_.clear();
+    cout_ += "HTTP/1.1 ";
+    cout_ += std::to_string(status);
+    cout_ += ' ';
+    cout_ += http::reason_phrase(status);
+    cout_ += "\r\nContent-Type: ";
+    cout_ += content_type;
+    cout_ += "\r\nContent-Length: ";
+    cout_ += std::to_string(body.size());
+    if (!location.empty()) {
+        cout_ += "\r\nLocation: ";
+        cout_ += location;
+    }
+    cout_ += close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n";
+    if (h == nullptr || h->method != "HEAD") cout_ += body;
+    wd_.arm(slot_main, phase::client_body, timeouts().body, client_socket());
+    const error_code ec = co_await tls_.write_all(cout_);
+    wd_.disarm(slot_main);
+    cout_.clear();
+    log_access(h, status, body.size(), 0);
+    if (close && !ec) linger_ = true;
+    co_return !ec && !close;
 }
 
 net::awaitable<bool> connection::local_reply(const http::request_head* h, std::uint16_t status, bool close) {

@@ -119,6 +119,7 @@ void write_upstream_request(const request_head& h, const upstream_request_contex
     for (const auto& f : headers) {
         const auto kind = classify_upstream(f.name);
         if (kind == upstream_field::drop) continue;
+        if (!ctx.identity_header.empty() && iequals(f.name, ctx.identity_header)) continue;  // never forwarded
         // Host is never dropped even if Connection lists it: the upstream request needs it, and a
         // client must not be able to strip it (RFC 9112 section 3.2).
         if (kind != upstream_field::host && conn < headers.size() && listed_in_connection(headers, conn, f.name))
@@ -134,6 +135,8 @@ void write_upstream_request(const request_head& h, const upstream_request_contex
         append_field(out, f.name, f.value);
     }
     if (!host_written) append_field(out, "Host", h.host);  // HTTP/1.0 without Host: empty value
+    if (!ctx.identity_header.empty() && !ctx.identity_value.empty())
+        append_field(out, ctx.identity_header, ctx.identity_value);
 
     // X-Forwarded-For: every client-sent value in order (unless Connection listed it), then the
     // peer address.

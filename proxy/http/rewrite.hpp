@@ -21,9 +21,14 @@ struct upstream_request_context {
     std::string_view proto = "https"; // X-Forwarded-Proto, replaces any client-sent value
     framing body = framing::none;     // framing to declare: none, content_length or chunked
     std::uint64_t content_length = 0;
+    // Device identity: every client-sent field named `identity_header` is dropped (a client can
+    // never forge it); when `identity_value` is not empty, "identity_header: identity_value" is
+    // added. Empty name: nothing happens.
+    std::string_view identity_header;
+    std::string_view identity_value;
 };
 
-// Appends "METHOD target HTTP/1.1\r\n" + end-to-end headers + X-Forwarded-For/-Proto/-Host +
+// Appends "METHOD target HTTP/1.1\r\n" + end-to-end headers + identity header + X-Forwarded-For/-Proto/-Host +
 // framing + "\r\n". Drops hop-by-hop headers, those named by Connection, Expect (atsgate answers
 // 100-continue itself), and client-sent X-Forwarded-Proto / X-Forwarded-Host (replaced).
 // Host is forwarded as received; X-Forwarded-Host is set to it.

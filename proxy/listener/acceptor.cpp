@@ -5,8 +5,13 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
+
+#include <algorithm>
 #include <chrono>
 #include <exception>
 
@@ -27,30 +32,37 @@ net::error_code check_port_free(const net::tcp::endpoint& ep) {
     return ec;
 }
 
-net::error_code open_acceptor(net::tcp_acceptor& acceptor, const net::tcp::endpoint& ep) {
-    net::error_code ec;
-    acceptor.open(ep.protocol(), ec);
-    if (ec) return ec;
-    acceptor.set_option(net::tcp::acceptor::reuse_address(true), ec);
-    if (ec) return ec;
+int open_listen_socket(const net::tcp::endpoint& ep, net::error_code& ec) {
+    auto fail = [&](int fd) {
+        ec = net::error_code(errno, boost::system::system_category());
+        if (fd >= 0) ::close(fd);
+        return -1;
+    };
+    const bool v6 = ep.address().is_v6();
+    const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail(-1);
     const int one = 1;
-    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-        return net::error_code(errno, boost::system::system_category());
-    if (ep.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
-    acceptor.bind(ep, ec);
-    if (ec) return ec;
-    acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    return ec;
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return fail(fd);
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return fail(fd);
+    if (v6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) return fail(fd);
+    if (::bind(fd, ep.data(), static_cast<socklen_t>(ep.size())) != 0) return fail(fd);
+    if (::listen(fd, SOMAXCONN) != 0) return fail(fd);
+    ec = {};
+    return fd;
 }
 
-net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::size_t listener_index,
+net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::string listener_name,
                                  downstream::worker_context& worker, snapshot::cache& snapshots,
-                                 std::uint32_t max_connections) {
+                                 std::uint32_t worker_count) {
     auto& st = worker.counters();
     net::steady_timer pause(acceptor.get_executor());
     for (;;) {
         // At the connection limit: stop accepting and look again shortly (the backlog queues clients).
-        while (downstream::stats::get(st.connections_active) >= max_connections && acceptor.is_open()) {
+        auto limit = [&] {
+            const std::uint32_t total = snapshots.get()->cfg.limits.max_connections;
+            return std::max<std::uint32_t>(1, (total + worker_count - 1) / worker_count);
+        };
+        while (downstream::stats::get(st.connections_active) >= limit() && acceptor.is_open()) {
             pause.expires_after(std::chrono::milliseconds(10));
             co_await pause.async_wait();
         }
@@ -66,7 +78,10 @@ net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::size_t listen
         downstream::stats::inc(st.connections_accepted);
         net::error_code oec;
         socket.set_option(net::tcp::no_delay(true), oec);
-        asio::co_spawn(worker.io(), downstream::serve(std::move(socket), snapshots.get(), listener_index, worker),
+        const auto& snap = snapshots.get();
+        const int li = snap->listener_index(listener_name);
+        if (li < 0) continue;  // removed by a reload whose acceptor close is still on its way: drop it
+        asio::co_spawn(worker.io(), downstream::serve(std::move(socket), snap, static_cast<std::size_t>(li), worker),
                        [](std::exception_ptr e) {
                            if (!e) return;
                            // serve() does not throw; reaching this is a bug (or bad_alloc). Log it loudly.

@@ -21,14 +21,19 @@ namespace atsgate::listener {
 // port is an error instead of silently sharing the traffic.
 net::error_code check_port_free(const net::tcp::endpoint& ep);
 
-// Opens, binds (SO_REUSEADDR + SO_REUSEPORT) and listens. Errors are returned, nothing thrown.
-net::error_code open_acceptor(net::tcp_acceptor& acceptor, const net::tcp::endpoint& ep);
+// Creates a listening socket (SO_REUSEADDR + SO_REUSEPORT, IPV6_V6ONLY for IPv6, non-blocking,
+// close-on-exec) bound to `ep`, and returns its descriptor; the caller hands it to a worker's
+// acceptor (tcp_acceptor::assign). Raw POSIX on purpose: the control thread opens sockets for every
+// worker without touching the workers' io_contexts. Errors are returned, nothing thrown.
+int open_listen_socket(const net::tcp::endpoint& ep, net::error_code& ec);
 
-// Accepts until the acceptor is closed, keeping at most `max_connections` client connections open on
-// this worker (beyond that it stops accepting until one closes; the kernel backlog holds the rest).
-// Each connection runs downstream::serve with the snapshot current at accept time.
-net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::size_t listener_index,
+// Accepts until the acceptor is closed, keeping at most limits.max_connections / worker_count
+// (rounded up, from the current snapshot) client connections open on this worker; beyond that it
+// stops accepting until one closes (the kernel backlog holds the rest).
+// Each connection runs downstream::serve with the snapshot current at accept time, on that
+// snapshot's listener named `listener_name` (a reload may reorder listeners).
+net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::string listener_name,
                                  downstream::worker_context& worker, snapshot::cache& snapshots,
-                                 std::uint32_t max_connections);
+                                 std::uint32_t worker_count);
 
 }  // namespace atsgate::listener

@@ -2,6 +2,8 @@
 
 #include "proxy/net/errc.hpp"
 
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
 #include <openssl/err.h>
 
 #include <cerrno>
@@ -54,6 +56,7 @@ tls_stream::next tls_stream::classify(int ret, error_code& ec, bool handshaking)
 }
 
 awaitable<error_code> tls_stream::handshake() {
+    if (plain_) co_return error_code{};
     if (!ssl_) co_return errc::tls_resource;
     for (;;) {
         const int r = SSL_do_handshake(ssl_.get());
@@ -77,6 +80,7 @@ awaitable<error_code> tls_stream::handshake() {
 }
 
 awaitable<std::tuple<error_code, std::size_t>> tls_stream::read_some(std::span<char> into) {
+    if (plain_) co_return co_await socket_.async_read_some(asio::buffer(into.data(), into.size()));
     if (!ssl_) co_return std::tuple{error_code(errc::tls_resource), std::size_t{0}};
     for (;;) {
         std::size_t n = 0;
@@ -101,6 +105,10 @@ awaitable<std::tuple<error_code, std::size_t>> tls_stream::read_some(std::span<c
 }
 
 awaitable<error_code> tls_stream::write_all(std::span<const char> data) {
+    if (plain_) {
+        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), token);
+        co_return ec;
+    }
     if (!ssl_) co_return errc::tls_resource;
     while (!data.empty()) {
         std::size_t n = 0;

@@ -24,6 +24,9 @@ class tls_stream {
 public:
     enum class role { server, client };
 
+    // Plaintext mode (SCEP listeners, which Apple exempts from ATS): same interface, no TLS.
+    explicit tls_stream(tcp_socket&& socket) noexcept : socket_(std::move(socket)), plain_(true) {}
+
     // Takes the connected socket; creates the SSL object from `ctx` (not retained beyond SSL's own
     // reference). Check valid(): false when OpenSSL could not allocate.
     tls_stream(tcp_socket&& socket, SSL_CTX& ctx, role r) noexcept;
@@ -31,7 +34,8 @@ public:
     tls_stream(const tls_stream&) = delete;
     tls_stream& operator=(const tls_stream&) = delete;
 
-    bool valid() const noexcept { return ssl_ != nullptr; }
+    bool valid() const noexcept { return plain_ || ssl_ != nullptr; }
+    bool plaintext() const noexcept { return plain_; }
 
     // Runs the handshake. Errors: errc::tls_handshake_failed (see ssl_reason()), asio errors from
     // the socket (operation_aborted when a watchdog cancelled it), eof / truncated if the peer left.
@@ -51,7 +55,7 @@ public:
     void shutdown_send() noexcept;
 
     tcp_socket& socket() noexcept { return socket_; }
-    SSL* native() noexcept { return ssl_.get(); }
+    SSL* native() noexcept { return ssl_.get(); }  // null in plaintext mode
 
     // OpenSSL reason code (ERR_GET_REASON) and text of the last failure, for classification and logs.
     int ssl_reason() const noexcept { return ssl_reason_; }
@@ -64,6 +68,7 @@ private:
 
     tcp_socket socket_;
     ossl::ptr<SSL> ssl_;
+    bool plain_ = false;   // no TLS at all
     bool broken_ = false;  // fatal error seen: never send close_notify (OpenSSL forbids SSL_shutdown)
     int ssl_reason_ = 0;
     std::string ssl_error_;

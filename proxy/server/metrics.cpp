@@ -78,6 +78,11 @@ std::string render_metrics(const std::vector<const stats*>& ws) {
            sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_bad_responses; }));
     metric(out, "atsgate_upstream_retries_total", "counter", "Requests re-sent after a stale pooled connection.",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_retries; }));
+    metric(out, "atsgate_upstream_unavailable_total", "counter", "Requests answered 503 because every member was down.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_unavailable; }));
+    metric(out, "atsgate_plaintext_urls_total", "counter",
+           "http:// URLs found in plist/XML/JSON response bodies by the plaintext URL guard (not modified).",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.plaintext_urls; }));
     metric(out, "atsgate_client_aborts_total", "counter", "Exchanges ended because the client went away.",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.client_aborts; }));
     metric(out, "atsgate_location_rewrites_total", "counter", "Plaintext http:// Location headers rewritten to https://.",

@@ -1,24 +1,30 @@
 #include "proxy/server/server.hpp"
 
+#include "config/loader.hpp"
 #include "proxy/downstream/worker_context.hpp"
-#include "proxy/http/request_parser.hpp"
-#include "proxy/http/rewrite.hpp"
 #include "proxy/listener/acceptor.hpp"
 #include "proxy/net/asio.hpp"
 #include "proxy/server/access_sink.hpp"
+#include "proxy/server/admin.hpp"
+#include "proxy/server/health_checker.hpp"
 #include "proxy/server/metrics.hpp"
 #include "proxy/snapshot/store.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
+
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <exception>
+#include <functional>
+#include <future>
+#include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -27,22 +33,7 @@ namespace atsgate::server {
 namespace {
 
 namespace asio = net::asio;
-using namespace boost::asio::experimental::awaitable_operators;
 using namespace std::chrono_literals;
-
-struct worker {
-    asio::io_context io{1};  // concurrency hint 1: one thread runs it, the scheduler skips locking
-    downstream::worker_context ctx{io};
-    std::vector<std::unique_ptr<net::tcp_acceptor>> acceptors;  // one per listener
-    std::shared_ptr<spdlog::logger> access_log;
-    net::steady_timer flush_timer{io};
-    std::thread thread;
-};
-
-std::string endpoint_text(const net::tcp::endpoint& ep) {
-    const auto a = ep.address();
-    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
-}
 
 void log_exception(std::exception_ptr e, const char* what) {
     if (!e) return;
@@ -55,6 +46,40 @@ void log_exception(std::exception_ptr e, const char* what) {
     }
 }
 
+std::string endpoint_text(const net::tcp::endpoint& ep) {
+    const auto a = ep.address();
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+// A listener's binding identity: a reload keeps the sockets of listeners whose key is unchanged.
+std::string key_of(const config::listener& l) {
+    return l.name + "|" + (l.kind == config::listener_kind::scep ? "scep" : "https") + "|" + l.address + "|" +
+           std::to_string(l.port);
+}
+
+spdlog::level::level_enum to_spdlog(config::log_level l) {
+    switch (l) {
+        case config::log_level::trace: return spdlog::level::trace;
+        case config::log_level::debug: return spdlog::level::debug;
+        case config::log_level::info: return spdlog::level::info;
+        case config::log_level::warn: return spdlog::level::warn;
+        case config::log_level::error: return spdlog::level::err;
+        case config::log_level::off: return spdlog::level::off;
+    }
+    return spdlog::level::info;
+}
+
+struct worker {
+    explicit worker(std::uint64_t seed) : ctx(io, seed) {}
+    asio::io_context io{1};  // concurrency hint 1: one thread runs it
+    downstream::worker_context ctx;
+    std::map<std::string, std::unique_ptr<net::tcp_acceptor>> acceptors;  // by listener key
+    std::shared_ptr<spdlog::logger> access_log;
+    net::steady_timer flush_timer{io};
+    std::unique_ptr<snapshot::cache> snapshots;
+    std::thread thread;
+};
+
 net::awaitable<void> flush_loop(worker& w) {
     for (;;) {
         w.flush_timer.expires_after(250ms);
@@ -64,172 +89,450 @@ net::awaitable<void> flush_loop(worker& w) {
     }
 }
 
-// ---- admin endpoint: loopback-only plain HTTP, GET /metrics and GET /healthz ----------------
+// Minimal JSON object writer for /status.
+class json {
+public:
+    json& key(std::string_view k) {
+        sep();
+        out_ += tls::json_quote(k);
+        out_ += ':';
+        fresh_ = true;
+        return *this;
+    }
+    json& str(std::string_view v) { return raw(tls::json_quote(v)); }
+    json& num(std::int64_t v) { return raw(std::to_string(v)); }
+    json& boolean(bool v) { return raw(v ? "true" : "false"); }
+    json& open(char c) {
+        sep();
+        out_ += c;
+        fresh_ = true;
+        return *this;
+    }
+    json& close(char c) {
+        out_ += c;
+        fresh_ = false;
+        return *this;
+    }
+    std::string take() { return std::move(out_); }
 
-net::awaitable<void> admin_session(net::tcp_socket socket, const std::vector<const downstream::stats*>& stats,
-                                   const std::atomic<bool>& draining) {
-    http::limits lim;
-    lim.header_bytes = 8192;
-    lim.header_count = 50;
-    lim.body_bytes = 0;
-    http::request_parser parser(lim);
-    parser.reset();
-    std::array<char, 4096> buf;
-    net::steady_timer timer(socket.get_executor());
-    timer.expires_after(5s);
-    std::uint16_t status = 0;
-    std::string body;
-    std::string content_type = "text/plain; charset=utf-8";
-    for (bool done = false; !done;) {
-        auto result = co_await (socket.async_read_some(asio::buffer(buf)) || timer.async_wait());
-        if (result.index() != 0) co_return;  // timeout
-        auto [ec, n] = std::get<0>(result);
-        if (ec) co_return;
-        std::size_t off = 0;
-        while (off < n && !done) {
-            auto r = parser.feed({buf.data() + off, n - off});
-            off += r.consumed;
-            if (r.event == http::parse_event::head_done) {
-                const auto& h = parser.head();
-                const std::string_view path = h.target.substr(0, h.target.find('?'));
-                if (h.method != "GET" && h.method != "HEAD") {
-                    status = 405;
-                } else if (path == "/metrics") {
-                    status = 200;
-                    body = render_metrics(stats);
-                    content_type = "text/plain; version=0.0.4; charset=utf-8";
-                } else if (path == "/healthz") {
-                    status = 200;
-                    body = "ok\n";
-                } else if (path == "/readyz") {
-                    status = draining.load() ? 503 : 200;
-                    body = draining.load() ? "draining\n" : "ready\n";
-                } else {
-                    status = 404;
-                }
-                done = true;
-            } else if (r.event == http::parse_event::error) {
-                status = 400;
-                done = true;
+private:
+    json& raw(std::string_view v) {
+        sep();
+        out_ += v;
+        fresh_ = false;
+        return *this;
+    }
+    void sep() {
+        if (!fresh_ && !out_.empty() && out_.back() != ':') out_ += ',';
+        fresh_ = false;
+    }
+    std::string out_;
+    bool fresh_ = true;
+};
+
+class server {
+public:
+    server(std::string path, std::shared_ptr<const snapshot::snapshot> initial,
+           std::unique_ptr<snapshot::shared_state> health)
+        : path_(std::move(path)),
+          store_(initial),
+          state_(std::move(health)),
+          checker_(control_),
+          generation_(initial->generation),
+          started_(std::time(nullptr)) {}
+
+    int run();
+
+private:
+    std::shared_ptr<const snapshot::snapshot> current() const { return store_.load(); }
+
+    // Opens one listening socket per worker for every listener of `snap` whose key is not open yet.
+    // All or nothing: on the first failure every socket opened here is closed and false returned.
+    bool open_new_listeners(const snapshot::snapshot& snap, std::map<std::string, std::vector<int>>& fds, std::string& why);
+    void hand_out(const std::map<std::string, std::vector<int>>& fds, const snapshot::snapshot& snap);
+    void close_removed(const snapshot::snapshot& snap);
+    void apply_runtime_settings(const snapshot::snapshot& snap);
+
+    admin_reply reload();
+    admin_reply set_weights(std::string_view listener, std::string_view route,
+                            const std::vector<std::pair<std::string, std::uint32_t>>& weights);
+    admin_reply status();
+    void begin_drain(int sig);
+
+    std::string path_;
+    asio::io_context control_{1};
+    snapshot::store store_;
+    std::unique_ptr<snapshot::shared_state> state_;
+    asio::steady_timer rotation_timer_{control_};
+    health_checker checker_;
+    std::vector<std::unique_ptr<worker>> workers_;
+    std::vector<const downstream::stats*> stats_;
+    std::set<std::string> open_keys_;
+    std::uint64_t generation_;
+    std::atomic<bool> draining_{false};
+    std::unique_ptr<net::tcp_acceptor> admin_;
+    admin_handlers handlers_;
+    std::int64_t started_;
+    asio::steady_timer drain_deadline_{control_};
+    asio::steady_timer hard_stop_{control_};
+    std::size_t finished_ = 0;
+};
+
+bool server::open_new_listeners(const snapshot::snapshot& snap, std::map<std::string, std::vector<int>>& fds,
+                                std::string& why) {
+    auto close_all = [&] {
+        for (auto& [k, v] : fds)
+            for (int fd : v) ::close(fd);
+        fds.clear();
+    };
+    for (const auto& l : snap.cfg.listeners) {
+        const std::string key = key_of(l);
+        if (open_keys_.count(key) != 0 || fds.count(key) != 0) continue;
+        net::error_code ec;
+        const auto addr = asio::ip::make_address(l.address, ec);
+        const net::tcp::endpoint ep(addr, l.port);
+        if (!ec) ec = listener::check_port_free(ep);
+        if (ec) {
+            why = "listener " + l.name + ": cannot bind " + endpoint_text(ep) + ": " + ec.message();
+            close_all();
+            return false;
+        }
+        auto& v = fds[key];
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            const int fd = listener::open_listen_socket(ep, ec);
+            if (fd < 0) {
+                why = "listener " + l.name + ": cannot listen on " + endpoint_text(ep) + ": " + ec.message();
+                close_all();
+                return false;
             }
+            v.push_back(fd);
         }
     }
-    std::string out;
-    if (body.empty()) {
-        http::write_local_response(status, true, out);
-    } else {
-        out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
-              "\r\nContent-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
-              "\r\nConnection: close\r\n\r\n" + body;
-    }
-    co_await asio::async_write(socket, asio::buffer(out), net::token);
-    net::error_code ec;
-    socket.shutdown(net::tcp::socket::shutdown_both, ec);
+    return true;
 }
 
-net::awaitable<void> admin_loop(net::tcp_acceptor& acceptor, const std::vector<const downstream::stats*>& stats,
-                                const std::atomic<bool>& draining) {
-    for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept();
-        if (ec) {
-            if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+void server::hand_out(const std::map<std::string, std::vector<int>>& fds, const snapshot::snapshot& snap) {
+    const std::uint32_t n = static_cast<std::uint32_t>(workers_.size());
+    for (const auto& [key, v] : fds) {
+        std::string name = key.substr(0, key.find('|'));
+        const auto& l = snap.cfg.listeners[static_cast<std::size_t>(snap.listener_index(name))];
+        const bool v6 = asio::ip::make_address(l.address).is_v6();
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            worker* w = workers_[i].get();
+            const int fd = v[i];
+            asio::post(w->io, [w, key, name, fd, v6, n] {
+                auto acc = std::make_unique<net::tcp_acceptor>(w->io);
+                net::error_code ec;
+                acc->assign(v6 ? net::tcp::v6() : net::tcp::v4(), fd, ec);
+                if (ec) {
+                    spdlog::error("listener {}: cannot adopt socket: {}", name, ec.message());
+                    ::close(fd);
+                    return;
+                }
+                asio::co_spawn(w->io, listener::accept_loop(*acc, name, w->ctx, *w->snapshots, n),
+                               [](std::exception_ptr e) { log_exception(e, "accept loop"); });
+                w->acceptors[key] = std::move(acc);
+            });
+        }
+        open_keys_.insert(key);
+    }
+}
+
+void server::close_removed(const snapshot::snapshot& snap) {
+    std::set<std::string> wanted;
+    for (const auto& l : snap.cfg.listeners) wanted.insert(key_of(l));
+    for (auto it = open_keys_.begin(); it != open_keys_.end();) {
+        if (wanted.count(*it) != 0) {
+            ++it;
             continue;
         }
-        asio::co_spawn(acceptor.get_executor(), admin_session(std::move(socket), stats, draining),
-                       [](std::exception_ptr e) { log_exception(e, "admin request"); });
+        const std::string key = *it;
+        for (auto& wp : workers_) {
+            worker* w = wp.get();
+            asio::post(w->io, [w, key] {
+                auto a = w->acceptors.find(key);
+                if (a == w->acceptors.end()) return;
+                net::error_code ec;
+                a->second->close(ec);
+                // The accept loop still references the acceptor until its aborted accept completes:
+                // destroy it after that, on this thread.
+                asio::post(w->io, [w, key] { w->acceptors.erase(key); });
+            });
+        }
+        spdlog::info("listener {} closed", key.substr(0, key.find('|')));
+        it = open_keys_.erase(it);
     }
 }
 
-}  // namespace
+void server::apply_runtime_settings(const snapshot::snapshot& snap) {
+    spdlog::set_level(to_spdlog(snap.cfg.server.level));
+    const bool access = snap.cfg.server.access_log;
+    for (auto& wp : workers_) {
+        worker* w = wp.get();
+        asio::post(w->io, [w, access] { w->ctx.set_access_log(access ? w->access_log.get() : nullptr); });
+    }
+    if (snap.cfg.admin) handlers_.token = snap.cfg.admin->token;
+}
 
-int run(std::shared_ptr<const snapshot::snapshot> initial) {
+admin_reply server::reload() {
+    if (draining_.load()) return {409, "text/plain; charset=utf-8", "draining: reload refused\n"};
+    std::string report;
+    auto loaded = config::load_file(path_);
+    for (const auto& d : loaded.diags) report += d.to_string() + "\n";
+    if (!loaded.value) {
+        spdlog::error("reload refused: configuration errors; still serving generation {}\n{}", generation_, report);
+        return {409, "text/plain; charset=utf-8", "reload refused: configuration errors\n" + report};
+    }
+    const auto old = current();
+    if (loaded.value->server.workers != old->cfg.server.workers)
+        spdlog::warn("reload: server.workers changes take effect at the next restart");
+    if (loaded.value->admin.has_value() != old->cfg.admin.has_value() ||
+        (loaded.value->admin && (loaded.value->admin->address != old->cfg.admin->address ||
+                                 loaded.value->admin->port != old->cfg.admin->port)))
+        spdlog::warn("reload: the admin endpoint address changes take effect at the next restart");
+
+    auto built = snapshot::build(std::move(*loaded.value), static_cast<std::int64_t>(std::time(nullptr)),
+                                 generation_ + 1, *state_);
+    for (const auto& d : built.diags) report += d.to_string() + "\n";
+    if (!built.value || config::has_errors(built.diags)) {
+        spdlog::error("reload refused: the new configuration cannot be built; still serving generation {}\n{}",
+                      generation_, report);
+        return {409, "text/plain; charset=utf-8", "reload refused: build errors\n" + report};
+    }
+    if (built.audit.any(tls::status::fail) || built.audit.any(tls::status::unknown)) {
+        const std::string text = tls::render_text(built.audit);
+        spdlog::error("reload refused: the new configuration fails the ATS audit; still serving generation {}\n{}",
+                      generation_, text);
+        return {409, "text/plain; charset=utf-8", "reload refused: ATS audit failed\n" + text};
+    }
+    std::map<std::string, std::vector<int>> fds;
+    std::string why;
+    if (!open_new_listeners(*built.value, fds, why)) {
+        spdlog::error("reload refused: {}; still serving generation {}", why, generation_);
+        return {409, "text/plain; charset=utf-8", "reload refused: " + why + "\n"};
+    }
+    // Point of no return: publish, then move sockets, settings and health checks along.
+    generation_ = built.value->generation;
+    store_.publish(built.value);
+    hand_out(fds, *built.value);
+    close_removed(*built.value);
+    apply_runtime_settings(*built.value);
+    checker_.reconcile(*built.value);
+    for (auto& wp : workers_) {
+        worker* w = wp.get();
+        auto snap = built.value;
+        asio::post(w->io, [w, snap] { w->ctx.retire_pools(*snap); });
+    }
+    for (const auto& f : built.audit.findings)
+        if (f.result == tls::status::warn) spdlog::warn("audit: listener {}: {} {}: {}", f.endpoint, f.code, f.subject, f.evidence);
+    spdlog::info("reloaded {}: generation {} is live", path_, generation_);
+    return {200, "text/plain; charset=utf-8", "reloaded: generation " + std::to_string(generation_) + "\n" + report};
+}
+
+admin_reply server::set_weights(std::string_view listener, std::string_view route,
+                                const std::vector<std::pair<std::string, std::uint32_t>>& weights) {
+    std::string why;
+    auto next = snapshot::with_weights(*current(), listener, route, weights, generation_ + 1, why);
+    if (!next) return {404, "text/plain; charset=utf-8", why + "\n"};
+    generation_ = next->generation;
+    store_.publish(next);
+    json j;
+    j.open('{').key("listener").str(listener).key("route").str(route).key("generation").num(
+        static_cast<std::int64_t>(generation_));
+    j.key("weights").open('{');
+    for (const auto& t : next->routes.targets(listener, route)) j.key(t.upstream).num(t.weight);
+    j.close('}').close('}');
+    spdlog::info("weights of route {}/{} switched (generation {}); in-flight requests finish where they are", listener,
+                 route, generation_);
+    return {200, "application/json", j.take() + "\n"};
+}
+
+admin_reply server::status() {
+    const auto snap = current();
+    const auto now = std::time(nullptr);
+    json j;
+    j.open('{');
+    j.key("version").str(ATSGATE_VERSION_STRING);
+    j.key("generation").num(static_cast<std::int64_t>(snap->generation));
+    j.key("uptime_seconds").num(static_cast<std::int64_t>(now - started_));
+    j.key("workers").num(static_cast<std::int64_t>(workers_.size()));
+    j.key("draining").boolean(draining_.load());
+    j.key("listeners").open('[');
+    for (std::size_t i = 0; i < snap->cfg.listeners.size(); ++i) {
+        const auto& l = snap->cfg.listeners[i];
+        const auto& rt = snap->listeners[i];
+        j.open('{').key("name").str(l.name);
+        j.key("kind").str(l.kind == config::listener_kind::scep ? "scep" : "https");
+        j.key("address").str(l.address).key("port").num(l.port);
+        j.key("certificates").open('[');
+        for (const auto& c : rt.certificates) {
+            j.open('{').key("subject").str(c.subject).key("key").str(c.key);
+            j.key("names").open('[');
+            for (const auto& n : c.names) j.str(n);
+            j.close(']');
+            j.key("not_after").num(c.not_after).key("days_left").num((c.not_after - now) / 86400);
+            j.close('}');
+        }
+        j.close(']');
+        j.key("routes").open('[');
+        for (const auto& r : l.routes) {
+            j.open('{').key("name").str(r.name).key("host").str(r.host).key("path").str(r.path);
+            j.key("targets").open('[');
+            for (const auto& t : snap->routes.targets(l.name, r.name)) j.open('{').key("upstream").str(t.upstream).key("weight").num(t.weight).close('}');
+            if (r.name.empty())
+                for (const auto& t : r.targets) j.open('{').key("upstream").str(t.upstream).key("weight").num(t.weight).close('}');
+            j.close(']');
+            if (r.static_reply) j.key("static_status").num(r.static_reply->status);
+            j.close('}');
+        }
+        j.close(']');
+        if (l.upstream_index) j.key("default_upstream").str(l.upstream);
+        j.close('}');
+    }
+    j.close(']');
+    const auto mono = std::chrono::steady_clock::now();
+    j.key("upstreams").open('[');
+    for (std::size_t i = 0; i < snap->cfg.upstreams.size(); ++i) {
+        const auto& u = snap->cfg.upstreams[i];
+        j.open('{').key("name").str(u.name).key("health_checks").boolean(!u.health_path.empty());
+        j.key("members").open('[');
+        for (std::size_t m = 0; m < u.members.size(); ++m) {
+            const auto& h = *snap->upstreams[i].members[m].health;
+            j.open('{').key("url").str(u.members[m].url).key("weight").num(u.members[m].weight);
+            j.key("healthy").boolean(h.active_up()).key("ejected").boolean(h.ejected(mono));
+            j.key("usable").boolean(h.usable(mono));
+            j.key("passive_failures").num(static_cast<std::int64_t>(h.passive_failures()));
+            j.key("ejections").num(static_cast<std::int64_t>(h.ejections()));
+            j.close('}');
+        }
+        j.close(']').close('}');
+    }
+    j.close(']');
+    j.key("handshake_refused").open('{');
+    for (std::size_t r = 1; r < tls::refusal_count; ++r) {
+        std::uint64_t n = 0;
+        for (const auto* s : stats_) n += downstream::stats::get(s->refused[r]);
+        j.key(tls::to_string(static_cast<tls::refusal>(r))).num(static_cast<std::int64_t>(n));
+    }
+    j.close('}');
+    std::uint64_t requests = 0, active = 0, handshakes = 0;
+    for (const auto* s : stats_) {
+        requests += downstream::stats::get(s->requests);
+        active += downstream::stats::get(s->connections_active);
+        handshakes += downstream::stats::get(s->handshakes);
+    }
+    j.key("connections_active").num(static_cast<std::int64_t>(active));
+    j.key("handshakes").num(static_cast<std::int64_t>(handshakes));
+    j.key("requests").num(static_cast<std::int64_t>(requests));
+    j.close('}');
+    return {200, "application/json", j.take() + "\n"};
+}
+
+void server::begin_drain(int sig) {
+    const auto timeout = current()->cfg.server.drain_timeout;
+    spdlog::info("{} received: draining (up to {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM", timeout.count());
+    checker_.stop();
+    rotation_timer_.cancel();
+    for (auto& wp : workers_) {
+        worker* w = wp.get();
+        asio::post(w->io, [w] {
+            for (auto& [key, acc] : w->acceptors) {
+                net::error_code cec;
+                acc->close(cec);
+            }
+            w->ctx.begin_drain();
+            w->flush_timer.cancel();
+        });
+    }
+    drain_deadline_.expires_after(timeout);
+    drain_deadline_.async_wait([this](const net::error_code& tec) {
+        if (tec) return;
+        spdlog::warn("drain deadline reached: closing remaining connections");
+        for (auto& wp : workers_) {
+            worker* w = wp.get();
+            asio::post(w->io, [w] { w->ctx.connections().cancel_all(); });
+        }
+        hard_stop_.expires_after(1s);
+        hard_stop_.async_wait([this](const net::error_code& hec) {
+            if (hec) return;
+            for (auto& w : workers_) w->io.stop();
+        });
+    });
+}
+
+int server::run() {
+    const auto initial = current();
     const config::config& cfg = initial->cfg;
     unsigned n_workers = cfg.server.workers;
     if (n_workers == 0) n_workers = std::max(1u, std::thread::hardware_concurrency());
 
-    // Endpoints, checked before anything is started: a busy port is an error, never shared.
-    std::vector<net::tcp::endpoint> endpoints;
-    for (const auto& l : cfg.listeners) {
-        net::error_code ec;
-        const auto addr = asio::ip::make_address(l.address, ec);
-        if (ec) {
-            spdlog::error("listener {}: bad address {}: {}", l.name, l.address, ec.message());
-            return 1;
-        }
-        endpoints.emplace_back(addr, l.port);
-        if (auto bec = listener::check_port_free(endpoints.back())) {
-            spdlog::error("listener {}: cannot bind {}: {}", l.name, endpoint_text(endpoints.back()), bec.message());
-            return 1;
-        }
+    for (unsigned i = 0; i < n_workers; ++i) {
+        auto w = std::make_unique<worker>(0x9E3779B97F4A7C15ull * (i + 1) ^ static_cast<std::uint64_t>(::getpid()));
+        auto sink = std::make_shared<access_sink>(STDOUT_FILENO);
+        w->access_log = std::make_shared<spdlog::logger>("access", std::move(sink));
+        w->access_log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %v");
+        w->access_log->set_level(spdlog::level::info);
+        w->access_log->flush_on(spdlog::level::off);
+        w->ctx.set_access_log(cfg.server.access_log ? w->access_log.get() : nullptr);
+        w->snapshots = std::make_unique<snapshot::cache>(store_);
+        stats_.push_back(&w->ctx.counters());
+        workers_.push_back(std::move(w));
     }
 
-    asio::io_context control{1};
-    std::atomic<bool> draining{false};
-    std::unique_ptr<net::tcp_acceptor> admin;
+    // Every socket is bound before anything starts: a busy port is an error, never shared.
+    std::map<std::string, std::vector<int>> fds;
+    std::string why;
+    if (!open_new_listeners(*initial, fds, why)) {
+        spdlog::error("{}", why);
+        return 1;
+    }
     if (cfg.admin) {
         net::error_code ec;
         const net::tcp::endpoint ep(asio::ip::make_address(cfg.admin->address, ec), cfg.admin->port);
-        admin = std::make_unique<net::tcp_acceptor>(control);
+        admin_ = std::make_unique<net::tcp_acceptor>(control_);
         if (!ec) ec = listener::check_port_free(ep);
         if (!ec) {
-            admin->open(ep.protocol(), ec);
-            if (!ec) admin->set_option(net::tcp::acceptor::reuse_address(true), ec);
-            if (!ec) admin->bind(ep, ec);
-            if (!ec) admin->listen(64, ec);
+            admin_->open(ep.protocol(), ec);
+            if (!ec) admin_->set_option(net::tcp::acceptor::reuse_address(true), ec);
+            if (!ec) admin_->bind(ep, ec);
+            if (!ec) admin_->listen(64, ec);
         }
         if (ec) {
             spdlog::error("admin: cannot bind {}: {}", endpoint_text(ep), ec.message());
+            for (auto& [k, v] : fds)
+                for (int fd : v) ::close(fd);
             return 1;
         }
+        handlers_.token = cfg.admin->token;
     }
+    hand_out(fds, *initial);
+    for (auto& wp : workers_)
+        asio::co_spawn(wp->io, flush_loop(*wp), [](std::exception_ptr e) { log_exception(e, "access log flush"); });
 
-    snapshot::store store(initial);
-    std::vector<std::unique_ptr<worker>> workers;
-    std::vector<std::unique_ptr<snapshot::cache>> caches;
-    for (unsigned i = 0; i < n_workers; ++i) {
-        auto w = std::make_unique<worker>();
-        for (std::size_t li = 0; li < endpoints.size(); ++li) {
-            auto acc = std::make_unique<net::tcp_acceptor>(w->io);
-            if (auto ec = listener::open_acceptor(*acc, endpoints[li])) {
-                spdlog::error("listener {}: cannot listen on {}: {}", cfg.listeners[li].name,
-                              endpoint_text(endpoints[li]), ec.message());
-                return 1;
-            }
-            w->acceptors.push_back(std::move(acc));
-        }
-        if (cfg.server.access_log) {
-            auto sink = std::make_shared<access_sink>(STDOUT_FILENO);
-            w->access_log = std::make_shared<spdlog::logger>("access", std::move(sink));
-            w->access_log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %v");
-            w->access_log->set_level(spdlog::level::info);
-            w->access_log->flush_on(spdlog::level::off);
-            w->ctx.set_access_log(w->access_log.get());
-        }
-        workers.push_back(std::move(w));
-        caches.push_back(std::make_unique<snapshot::cache>(store));
-    }
+    handlers_.metrics = [this] {
+        return admin_reply{200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(stats_)};
+    };
+    handlers_.status = [this] { return status(); };
+    handlers_.reload = [this] { return reload(); };
+    handlers_.weights = [this](std::string_view l, std::string_view r,
+                               const std::vector<std::pair<std::string, std::uint32_t>>& w) { return set_weights(l, r, w); };
+    handlers_.draining = [this] { return draining_.load(); };
+    if (admin_)
+        asio::co_spawn(control_, admin_loop(*admin_, handlers_), [](std::exception_ptr e) { log_exception(e, "admin"); });
+    checker_.reconcile(*initial);
+    // Ticket key rotation: checked every minute; each listener rotates on its own schedule.
+    std::function<void(const net::error_code&)> rotate = [&](const net::error_code& ec) {
+        if (ec || draining_.load()) return;
+        state_->rotate_due(current()->cfg);
+        rotation_timer_.expires_after(1min);
+        rotation_timer_.async_wait(rotate);
+    };
+    rotation_timer_.expires_after(1min);
+    rotation_timer_.async_wait(rotate);
 
-    std::vector<const downstream::stats*> stats;
-    for (auto& w : workers) stats.push_back(&w->ctx.counters());
-    const std::uint32_t per_worker_limit =
-        std::max<std::uint32_t>(1, (cfg.limits.max_connections + n_workers - 1) / n_workers);
-
-    for (std::size_t i = 0; i < workers.size(); ++i) {
-        worker& w = *workers[i];
-        for (std::size_t li = 0; li < w.acceptors.size(); ++li)
-            asio::co_spawn(w.io, listener::accept_loop(*w.acceptors[li], li, w.ctx, *caches[i], per_worker_limit),
-                           [](std::exception_ptr e) { log_exception(e, "accept loop"); });
-        if (w.access_log)
-            asio::co_spawn(w.io, flush_loop(w), [](std::exception_ptr e) { log_exception(e, "access log flush"); });
-    }
-    if (admin)
-        asio::co_spawn(control, admin_loop(*admin, stats, draining), [](std::exception_ptr e) { log_exception(e, "admin"); });
-
-    // Workers.
-    std::size_t finished = 0;
-    for (auto& wp : workers) {
+    for (auto& wp : workers_) {
         worker* w = wp.get();
-        w->thread = std::thread([w, &control, &finished, n_workers, &admin] {
+        w->thread = std::thread([this, w] {
             for (;;) {
                 try {
                     w->io.run();
@@ -239,76 +542,61 @@ int run(std::shared_ptr<const snapshot::snapshot> initial) {
                 }
             }
             if (w->access_log) w->access_log->flush();
-            asio::post(control, [&control, &finished, n_workers, &admin] {
-                if (++finished == n_workers) {
+            asio::post(control_, [this] {
+                if (++finished_ == workers_.size()) {
                     net::error_code ec;
-                    if (admin) admin->close(ec);
-                    control.stop();
+                    if (admin_) admin_->close(ec);
+                    control_.stop();
                 }
             });
         });
     }
 
-    for (std::size_t li = 0; li < cfg.listeners.size(); ++li) {
-        const auto& l = cfg.listeners[li];
-        const auto& u = cfg.upstreams[l.upstream_index];
-        spdlog::info("listener {}: https://{} -> {} ({} workers)", l.name, endpoint_text(endpoints[li]), u.url, n_workers);
+    for (const auto& l : cfg.listeners) {
+        std::string target = l.upstream.empty() ? std::to_string(l.routes.size()) + " route(s)" : l.upstream;
+        spdlog::info("listener {}: {}://{}{}:{} -> {} ({} workers)", l.name,
+                     l.kind == config::listener_kind::scep ? "http" : "https",
+                     l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address, "", l.port, target,
+                     n_workers);
     }
-    if (admin) spdlog::info("admin: http://{} (/metrics, /healthz, /readyz)", endpoint_text(admin->local_endpoint()));
+    if (admin_)
+        spdlog::info("admin: http://{} (/metrics, /status, /healthz, /readyz, POST /reload)",
+                     endpoint_text(admin_->local_endpoint()));
 
-    // Signals: first SIGINT/SIGTERM drains, a second one stops at once. SIGHUP is caught so that a
-    // stray hang-up does not kill the proxy; configuration reload arrives with a later release.
-    asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
-    asio::steady_timer drain_deadline(control);
-    asio::steady_timer hard_stop(control);
+    // Signals: SIGHUP reloads; the first SIGINT/SIGTERM drains, a second one stops at once.
+    asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
     std::function<void(const net::error_code&, int)> on_signal = [&](const net::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
-            spdlog::warn("SIGHUP received: configuration reload is not supported by this version; still serving");
+            spdlog::info("SIGHUP received: reloading {}", path_);
+            reload();
             signals.async_wait(on_signal);
             return;
         }
-        if (draining.exchange(true)) {
+        if (draining_.exchange(true)) {
             spdlog::warn("second signal: stopping now");
-            for (auto& w : workers) w->io.stop();
+            for (auto& w : workers_) w->io.stop();
             return;
         }
-        spdlog::info("{} received: draining (up to {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                     cfg.server.drain_timeout.count());
-        for (auto& wp : workers) {
-            worker* w = wp.get();
-            asio::post(w->io, [w] {
-                for (auto& acc : w->acceptors) {
-                    net::error_code cec;
-                    acc->close(cec);
-                }
-                w->ctx.begin_drain();
-                w->flush_timer.cancel();
-            });
-        }
-        drain_deadline.expires_after(cfg.server.drain_timeout);
-        drain_deadline.async_wait([&](const net::error_code& tec) {
-            if (tec) return;
-            spdlog::warn("drain deadline reached: closing remaining connections");
-            for (auto& wp : workers) {
-                worker* w = wp.get();
-                asio::post(w->io, [w] { w->ctx.connections().cancel_all(); });
-            }
-            hard_stop.expires_after(1s);
-            hard_stop.async_wait([&](const net::error_code& hec) {
-                if (hec) return;
-                for (auto& w : workers) w->io.stop();
-            });
-        });
+        begin_drain(sig);
         signals.async_wait(on_signal);
     };
     signals.async_wait(on_signal);
 
-    control.run();
-    for (auto& w : workers)
+    control_.run();
+    checker_.stop();
+    for (auto& w : workers_)
         if (w->thread.joinable()) w->thread.join();
-    spdlog::info("stopped: {}", render_summary(stats));
+    spdlog::info("stopped: {}", render_summary(stats_));
     return 0;
+}
+
+}  // namespace
+
+int run(std::string config_path, std::shared_ptr<const snapshot::snapshot> initial,
+        std::unique_ptr<snapshot::shared_state> health) {
+    server s(std::move(config_path), std::move(initial), std::move(health));
+    return s.run();
 }
 
 }  // namespace atsgate::server

@@ -1,19 +1,24 @@
 #pragma once
-// The process's data plane: one io_context and thread per worker, each with its own acceptors
-// (SO_REUSEPORT), upstream pools, counters and access-log buffer; a control thread (the caller's)
-// handling signals, the drain and the admin endpoint.
+// The process's data plane and its control: one io_context and thread per worker, each with its
+// own acceptors (SO_REUSEPORT), upstream pools, counters and access-log buffer; a control thread
+// (the caller's) handling signals, reloads, the drain, active health checks and the admin endpoint.
 
 #include "proxy/snapshot/snapshot.hpp"
 
 #include <memory>
+#include <string>
 
 namespace atsgate::server {
 
 // Binds every listener (and [admin]), serves until SIGINT/SIGTERM, drains gracefully (stop
 // accepting, finish in-flight requests up to server.drain_timeout, then close the rest; a second
-// signal stops at once) and prints the counters. Returns the process exit code: 0 after a clean
-// shutdown, 1 when a socket could not be bound (nothing is served then).
-// Call from the main thread; blocks until shutdown.
-int run(std::shared_ptr<const snapshot::snapshot> initial);
+// signal stops at once) and prints the counters. SIGHUP and POST /reload re-read `config_path`:
+// the new snapshot is validated and audited first and swapped in atomically only when clean;
+// connections in flight finish on the snapshot they started with; a rejected reload keeps the old
+// one and says why. `health` holds the member health objects `initial` was built with.
+// Returns the process exit code: 0 after a clean shutdown, 1 when a socket could not be bound
+// (nothing is served then). Call from the main thread; blocks until shutdown.
+int run(std::string config_path, std::shared_ptr<const snapshot::snapshot> initial,
+        std::unique_ptr<snapshot::shared_state> health);
 
 }  // namespace atsgate::server

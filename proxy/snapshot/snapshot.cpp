@@ -1,17 +1,81 @@
 #include "proxy/snapshot/snapshot.hpp"
 
+#include "tls/client_context.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
+
+#include <algorithm>
 
 namespace atsgate::snapshot {
 
 namespace {
-std::string authority(const config::upstream& u) {
-    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    return host + ":" + std::to_string(u.port);
+
+std::string authority(const config::member& m) {
+    const std::string host = m.host.find(':') != std::string::npos ? "[" + m.host + "]" : m.host;
+    return host + ":" + std::to_string(m.port);
 }
+
+void add_unique(std::vector<std::string>& v, const std::string& s) {
+    if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
 }  // namespace
 
-build_result build(config::config cfg, std::int64_t now, std::uint64_t generation) {
+int snapshot::listener_index(std::string_view name) const noexcept {
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i)
+        if (cfg.listeners[i].name == name) return static_cast<int>(i);
+    return -1;
+}
+
+std::shared_ptr<upstream::member_health> shared_state::health(const std::string& id) {
+    for (auto it = health_.begin(); it != health_.end();) {
+        if (it->second.expired())
+            it = health_.erase(it);
+        else
+            ++it;
+    }
+    if (auto existing = health_[id].lock()) return existing;
+    auto h = std::make_shared<upstream::member_health>(id);
+    health_[id] = h;
+    return h;
+}
+
+std::vector<std::shared_ptr<upstream::member_health>> shared_state::live_health() {
+    std::vector<std::shared_ptr<upstream::member_health>> out;
+    for (auto& [id, w] : health_)
+        if (auto h = w.lock()) out.push_back(std::move(h));
+    return out;
+}
+
+std::shared_ptr<tls::ticket_keys> shared_state::tickets(const config::listener& l, std::size_t index,
+                                                        config::diagnostics& diags) {
+    const std::string id = l.name + "|" + l.ticket_key_file;
+    auto& slot = tickets_[id];
+    if (!slot) slot = std::make_shared<tls::ticket_keys>();
+    if (!l.ticket_key_file.empty()) {
+        std::string why;
+        if (!slot->load_file(l.ticket_key_file, why)) {
+            auto it = l.key_pos.find("ticket_key_file");
+            const std::string kp = "listener[" + std::to_string(index) + "].ticket_key_file";
+            diags.push_back(config::diagnostic{config::severity::error, it != l.key_pos.end() ? it->second : l.where,
+                                               kp, kp + ": " + why, ""});
+            return nullptr;
+        }
+    }
+    return slot;
+}
+
+void shared_state::rotate_due(const config::config& cfg) {
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& l : cfg.listeners) {
+        if (!l.ticket_key_file.empty()) continue;
+        auto it = tickets_.find(l.name + "|");
+        if (it == tickets_.end()) continue;
+        if (now - it->second->created() >= l.ticket_key_rotation) it->second->rotate();
+    }
+}
+
+build_result build(config::config cfg, std::int64_t now, std::uint64_t generation, shared_state& state) {
     build_result out;
     auto snap = std::make_shared<snapshot>();
     snap->generation = generation;
@@ -20,19 +84,56 @@ build_result build(config::config cfg, std::int64_t now, std::uint64_t generatio
 
     for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
         const auto& l = cfg.listeners[i];
-        tls::listener_tls built = tls::build_listener_tls(l, i, out.diags);
-        facts.push_back(std::move(built.facts));
-        if (!built.context) {
-            complete = false;
-            continue;
-        }
         listener_runtime rt;
-        rt.tls = std::move(*built.context);
-        if (!l.server_name.empty()) rt.own_host_storage.push_back(l.server_name);
-        const auto& u = cfg.upstreams[l.upstream_index];
-        rt.own_host_storage.push_back(authority(u));
-        if (u.port == 80) rt.own_host_storage.push_back(u.host);
-        for (const auto& h : rt.own_host_storage) rt.own_hosts.emplace_back(h);
+        rt.kind = l.kind;
+        if (l.kind == config::listener_kind::scep) {
+            // A plaintext listener: the audit reports it as exempt (SCEP only), never as HTTPS.
+            tls::endpoint_facts f;
+            f.name = l.name;
+            f.address = (l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address) + ":" +
+                        std::to_string(l.port);
+            f.plaintext = true;
+            f.scep_exempt = true;
+            facts.push_back(std::move(f));
+        } else {
+            std::shared_ptr<tls::ticket_keys> keys;
+            if (l.session_tickets) {
+                keys = state.tickets(l, i, out.diags);
+                if (!keys) complete = false;
+            }
+            rt.tickets = keys;
+            tls::listener_tls built = tls::build_listener_tls(l, i, out.diags, keys.get());
+            for (auto& f : built.facts) {
+                if (f.chain && !f.chain->served.empty()) {
+                    const auto& leaf = f.chain->served.front();
+                    certificate_summary cs;
+                    cs.subject = leaf.subject;
+                    cs.names = leaf.san_dns;
+                    cs.key = leaf.key_description;
+                    cs.not_after = leaf.not_after;
+                    for (const auto& n : leaf.san_dns) add_unique(rt.own_hosts, n);
+                    rt.certificates.push_back(std::move(cs));
+                }
+                facts.push_back(std::move(f));
+            }
+            if (built.context)
+                rt.tls = std::make_shared<const tls::server_context>(std::move(*built.context));
+            else
+                complete = false;
+            add_unique(rt.own_hosts, l.server_name);
+        }
+        // Upstream hosts of every target this listener can reach: a backend that redirects to its
+        // own address gets its Location rewritten too.
+        auto add_upstream_hosts = [&](std::size_t ui) {
+            if (ui >= cfg.upstreams.size()) return;
+            for (const auto& m : cfg.upstreams[ui].members) {
+                add_unique(rt.own_hosts, authority(m));
+                if ((m.tls && m.port == 443) || (!m.tls && m.port == 80)) add_unique(rt.own_hosts, m.host);
+            }
+        };
+        if (l.upstream_index) add_upstream_hosts(*l.upstream_index);
+        for (const auto& r : l.routes)
+            for (const auto& t : r.targets) add_upstream_hosts(t.upstream_index);
         snap->listeners.push_back(std::move(rt));
     }
 
@@ -41,19 +142,51 @@ build_result build(config::config cfg, std::int64_t now, std::uint64_t generatio
     for (std::size_t i = 0; i < cfg.upstreams.size(); ++i) {
         const auto& u = cfg.upstreams[i];
         upstream_runtime rt;
-        net::error_code ec;
-        auto results = resolver.resolve(u.host, std::to_string(u.port), net::tcp::resolver::numeric_service, ec);
-        if (!ec) {
-            for (const auto& r : results) rt.endpoints.push_back(r.endpoint());
+        const bool any_tls = std::any_of(u.members.begin(), u.members.end(), [](const config::member& m) { return m.tls; });
+        ossl::ptr<SSL_CTX> client_tls;
+        if (any_tls) {
+            client_tls = tls::build_upstream_tls(u, i, out.diags);
+            if (!client_tls) complete = false;
         }
-        if (ec || rt.endpoints.empty()) {
-            auto it = u.key_pos.find("url");
-            const std::string kp = "upstream[" + std::to_string(i) + "].url";
-            out.diags.push_back(config::diagnostic{config::severity::error, it != u.key_pos.end() ? it->second : u.where, kp,
-                                                   kp + ": host \"" + u.host + "\" does not resolve: " +
-                                                       (ec ? ec.message() : std::string("no addresses")),
-                                                   ""});
-            complete = false;
+        for (std::size_t mi = 0; mi < u.members.size(); ++mi) {
+            const auto& m = u.members[mi];
+            auto target = std::make_shared<upstream::member_target>();
+            target->id = u.name + " " + m.url;
+            net::error_code ec;
+            auto results = resolver.resolve(m.host, std::to_string(m.port), net::tcp::resolver::numeric_service, ec);
+            if (!ec)
+                for (const auto& r : results) target->endpoints.push_back(r.endpoint());
+            if (ec || target->endpoints.empty()) {
+                const std::string kp = "upstream[" + std::to_string(i) + "]" +
+                                       (u.members.size() > 1 ? ".members[" + std::to_string(mi) + "].url" : ".url");
+                out.diags.push_back(config::diagnostic{config::severity::error, m.where, kp,
+                                                       kp + ": host \"" + m.host + "\" does not resolve: " +
+                                                           (ec ? ec.message() : std::string("no addresses")),
+                                                       ""});
+                complete = false;
+            }
+            if (m.tls && client_tls) {
+                target->tls = ossl::up_ref(client_tls.get());
+                const bool name_is_dns = m.host.find_first_not_of("0123456789.") != std::string::npos &&
+                                         m.host.find(':') == std::string::npos;
+                target->sni = !u.tls_sni.empty() ? u.tls_sni : (name_is_dns ? m.host : std::string{});
+                target->verify_name = u.tls_verify ? (!u.tls_sni.empty() ? u.tls_sni : m.host) : std::string{};
+            }
+            target->keepalive = u.keepalive;
+            target->keepalive_timeout = u.keepalive_timeout;
+
+            member_runtime mr;
+            // Pools are per connection settings: a reload that changes them gets fresh pools.
+            mr.pool_key = target->id + "|" + std::to_string(u.keepalive) + "|" +
+                          std::to_string(u.keepalive_timeout.count()) + "|" +
+                          (m.tls ? std::to_string(static_cast<int>(u.tls_min_version)) + "|" + u.tls_ciphers + "|" +
+                                       (u.tls_verify ? "v" : "n") + "|" + u.tls_ca + "|" + target->sni
+                                 : std::string("plain")) +
+                          "|g" + std::to_string(m.tls ? generation : 0);
+            mr.target = std::move(target);
+            mr.health = state.health(u.name + " " + m.url);
+            mr.weight = m.weight;
+            rt.members.push_back(std::move(mr));
         }
         snap->upstreams.push_back(std::move(rt));
     }
@@ -66,6 +199,31 @@ build_result build(config::config cfg, std::int64_t now, std::uint64_t generatio
         out.value = std::move(snap);
     }
     return out;
+}
+
+std::shared_ptr<const snapshot> with_weights(const snapshot& base, std::string_view listener, std::string_view route,
+                                             const std::vector<std::pair<std::string, std::uint32_t>>& weights,
+                                             std::uint64_t generation, std::string& why) {
+    router::route_table table;
+    if (!base.routes.with_weights(listener, route, weights, table, why)) return nullptr;
+    auto next = std::make_shared<snapshot>();
+    next->cfg = base.cfg;
+    // Keep the config in step with the live weights, so /status and later switches agree.
+    for (auto& l : next->cfg.listeners) {
+        if (l.name != listener) continue;
+        for (auto& r : l.routes) {
+            if (r.name != route) continue;
+            for (auto& t : r.targets)
+                for (const auto& [name, w] : weights)
+                    if (t.upstream == name) t.weight = w;
+        }
+    }
+    next->listeners = base.listeners;
+    next->upstreams = base.upstreams;
+    next->routes = std::move(table);
+    next->audit = base.audit;
+    next->generation = generation;
+    return next;
 }
 
 }  // namespace atsgate::snapshot

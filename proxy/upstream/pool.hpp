@@ -1,15 +1,18 @@
 #pragma once
-// One upstream's connections on one worker thread: the idle keep-alive list (idle_list) plus
-// connecting new ones. Owned by the worker, used only on its thread: no locks.
+// One upstream member's connections on one worker thread: the idle keep-alive list (idle_list)
+// plus connecting new ones (TCP, then TLS for https:// members). Owned by the worker, used only on
+// its thread: no locks. Pools live as long as the worker, so leases stay valid across reloads.
 // Ownership: the pool owns idle connections (unique_ptr); a move-only lease lends one to one
 // request; the lease's destructor returns it to the pool if the request marked it reusable,
 // otherwise closes it (STYLE.md §3).
 
-#include "config/config.hpp"
 #include "proxy/net/asio.hpp"
 #include "proxy/net/watchdog.hpp"
+#include "proxy/upstream/connection.hpp"
 #include "proxy/upstream/idle_list.hpp"
+#include "tls/ossl.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,14 +20,15 @@
 
 namespace atsgate::upstream {
 
-struct connection {
-    explicit connection(const net::asio::any_io_executor& ex) : socket(ex) {}
-    net::tcp_socket socket;
-    std::uint32_t requests = 0;  // requests served on it so far
-
-    // Cheap liveness check for an idle connection before reuse (one non-blocking recv with MSG_PEEK):
-    // false if the backend closed it (EOF, RST) or sent unsolicited bytes.
-    bool still_usable() noexcept;
+// How to reach one member. Copied into the pool at creation; a change (reload) makes a new pool.
+struct member_target {
+    std::string id;                              // "upstream-name http://10.0.0.5:8080": logs
+    std::vector<net::tcp::endpoint> endpoints;   // resolved addresses, tried in order
+    ossl::ptr<SSL_CTX> tls;                      // null: plain HTTP
+    std::string sni;                             // TLS: SNI to send ("" = none)
+    std::string verify_name;                     // TLS: name to verify ("" = do not check the name)
+    std::uint32_t keepalive = 32;                // idle connections kept
+    std::chrono::milliseconds keepalive_timeout{30000};
 };
 
 struct pool_stats {
@@ -63,23 +67,23 @@ private:
 
 class pool {
 public:
-    // `endpoints`: resolved addresses of the upstream, tried in order on connect.
-    pool(net::asio::any_io_executor ex, const config::upstream& cfg, std::vector<net::tcp::endpoint> endpoints);
+    pool(net::asio::any_io_executor ex, member_target target);
     pool(const pool&) = delete;
     pool& operator=(const pool&) = delete;
 
     // A pooled idle connection (lease.reused() == true) or a new, not yet connected one.
     lease acquire();
 
-    // Connects a new connection, trying each endpoint; guarded by `wd` slot `slot` with the
-    // upstream's connect_timeout. Errors: the last endpoint's error; operation_aborted when the
-    // watchdog fired (wd.expired(slot) == phase::upstream_connect).
-    net::awaitable<net::error_code> connect(connection& c, net::watchdog& wd, std::size_t slot);
+    // Connects a new connection: TCP to each endpoint in turn, then the TLS handshake for https
+    // members; guarded by `wd` slot `slot` for `timeout` in total. Errors: the last endpoint's error;
+    // operation_aborted when the watchdog fired (wd.expired(slot) == phase::upstream_connect).
+    net::awaitable<net::error_code> connect(connection& c, net::watchdog& wd, std::size_t slot,
+                                            std::chrono::milliseconds timeout);
 
     // Closes every idle connection (drain).
     void close_idle() noexcept;
 
-    const config::upstream& settings() const noexcept { return cfg_; }
+    const member_target& target() const noexcept { return target_; }
     const pool_stats& stats() const noexcept { return stats_; }
     std::size_t idle() const noexcept { return idle_.size(); }
 
@@ -88,8 +92,7 @@ private:
     void give_back(std::unique_ptr<connection> c, bool reusable) noexcept;
 
     net::asio::any_io_executor ex_;
-    config::upstream cfg_;
-    std::vector<net::tcp::endpoint> endpoints_;
+    member_target target_;
     idle_list<std::unique_ptr<connection>> idle_;
     pool_stats stats_;
 };

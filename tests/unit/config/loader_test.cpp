@@ -103,13 +103,15 @@ TEST_CASE("config: a full valid config is parsed field by field", "[config][load
     CHECK(a.name == "mdm");
     CHECK(a.address == "0.0.0.0");
     CHECK(a.port == 8443);
-    CHECK(a.cert == (golden_dir / "certs/mdm.pem").string());
-    CHECK(a.key == (golden_dir / "certs/mdm.key").string());  // "./certs/mdm.key" normalised
+    REQUIRE(a.certificates.size() == 1);
+    CHECK(a.certificates[0].shorthand);
+    CHECK(a.certificates[0].cert == (golden_dir / "certs/mdm.pem").string());
+    CHECK(a.certificates[0].key == (golden_dir / "certs/mdm.key").string());  // "./certs/mdm.key" normalised
     CHECK(a.trust == (golden_dir / "certs/ca.pem").string());  // "certs/../certs/ca.pem" normalised
-    CHECK(fs::path(a.cert).is_absolute());
+    CHECK(fs::path(a.certificates[0].cert).is_absolute());
     CHECK(a.server_name == "mdm.example.com");
     CHECK(a.upstream == "legacy");
-    CHECK(a.upstream_index == 0);
+    CHECK(a.upstream_index == std::optional<std::size_t>(0));
     CHECK(a.min_version == cfg::tls_version::v1_3);
     REQUIRE(a.tls12_ciphers.size() == 2);
     CHECK(a.tls12_ciphers[0].value == "ECDHE-ECDSA-AES128-GCM-SHA256");
@@ -149,9 +151,10 @@ TEST_CASE("config: a full valid config is parsed field by field", "[config][load
     REQUIRE(c.upstreams.size() == 2);
     const cfg::upstream& u = c.upstreams[0];
     CHECK(u.name == "legacy");
-    CHECK(u.url == "http://10.0.0.5:8080/");
-    CHECK(u.host == "10.0.0.5");
-    CHECK(u.port == 8080);
+    REQUIRE(u.members.size() == 1);
+    CHECK(u.members[0].url == "http://10.0.0.5:8080/");
+    CHECK(u.members[0].host == "10.0.0.5");
+    CHECK(u.members[0].port == 8080);
     CHECK(u.connect_timeout == 250ms);
     CHECK(u.response_timeout == 90s);
     CHECK(u.keepalive == 0);
@@ -162,9 +165,10 @@ TEST_CASE("config: a full valid config is parsed field by field", "[config][load
 
     const cfg::upstream& v = c.upstreams[1];
     CHECK(v.name == "enroll");
-    CHECK(v.url == "http://[fd00::5]");
-    CHECK(v.host == "fd00::5");
-    CHECK(v.port == 80);
+    REQUIRE(v.members.size() == 1);
+    CHECK(v.members[0].url == "http://[fd00::5]");
+    CHECK(v.members[0].host == "fd00::5");
+    CHECK(v.members[0].port == 80);
     CHECK(v.connect_timeout == 5s);
     CHECK(v.response_timeout == 60s);
     CHECK(v.keepalive == 32);
@@ -214,8 +218,8 @@ TEST_CASE("config: omitted keys take the documented defaults", "[config][loader]
     CHECK(l.key_pos.count("address") == 0);
 
     REQUIRE(c.upstreams.size() == 1);
-    CHECK(c.upstreams[0].host == "10.0.0.5");
-    CHECK(c.upstreams[0].port == 8080);
+    CHECK(c.upstreams[0].members[0].host == "10.0.0.5");
+    CHECK(c.upstreams[0].members[0].port == 8080);
     CHECK(c.upstreams[0].connect_timeout == 5s);
     CHECK(c.upstreams[0].response_timeout == 60s);
     CHECK(c.upstreams[0].keepalive == 32);
@@ -235,8 +239,8 @@ TEST_CASE("config: load_string anchors relative paths at the directory of the gi
         const auto r = cfg::load_string(text, (dir.path / "etc/proxy.toml").string());
         INFO(all_diags(r));
         REQUIRE(r.value);
-        CHECK(r.value->listeners[0].cert == (dir.path / "etc/certs/mdm.pem").string());
-        CHECK(r.value->listeners[0].key == (dir.path / "etc/certs/mdm.key").string());
+        CHECK(r.value->listeners[0].certificates.at(0).cert == (dir.path / "etc/certs/mdm.pem").string());
+        CHECK(r.value->listeners[0].certificates.at(0).key == (dir.path / "etc/certs/mdm.key").string());
         REQUIRE(r.value->admin);
         CHECK(r.value->admin->address == "127.0.0.1");  // default
         CHECK(r.value->admin->port == 9901);

@@ -1,24 +1,237 @@
-// router::route_table: each listener forwards to its own upstream, whatever the target.
+// router::route_table: host and longest-prefix matching, defaults, static replies, weighted splits,
+// sticky splits (rendezvous hashing), SCEP-only listeners, and the admin weight switch.
 
 #include "proxy/router/route_table.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace atsgate;
+#include <map>
+#include <string>
 
-TEST_CASE("route_table: listener -> its upstream", "[unit][router]") {
-    config::config cfg;
-    cfg.upstreams.resize(2);
-    cfg.listeners.resize(2);
-    cfg.listeners[0].upstream_index = 1;
-    cfg.listeners[1].upstream_index = 0;
-    const router::route_table t(cfg);
-    for (const char* target : {"/", "/mdm/checkin", "/mdm/server?x=1", "*"}) {
-        DYNAMIC_SECTION(target) {
-            http::request_head h;
-            h.target = target;
-            CHECK(t.match(0, h).upstream == 1);
-            CHECK(t.match(1, h).upstream == 0);
+using namespace atsgate;
+using kind = router::decision::kind;
+
+namespace {
+
+config::route make_route(std::string host, std::string path, std::vector<config::split_target> targets,
+                         std::string name = {}) {
+    config::route r;
+    r.name = std::move(name);
+    r.host = std::move(host);
+    r.path = std::move(path);
+    r.targets = std::move(targets);
+    return r;
+}
+
+config::split_target to(std::string name, std::size_t index, std::uint32_t weight = 1) {
+    return config::split_target{std::move(name), index, weight};
+}
+
+http::request_head head(std::string_view host, std::string_view target, std::string_view method = "GET") {
+    http::request_head h;
+    h.method = method;
+    h.target = target;
+    h.host = host;
+    return h;
+}
+
+// Upstreams 0..3: legacy, enroll, blue, green.
+config::config base() {
+    config::config c;
+    for (const char* n : {"legacy", "enroll", "blue", "green"}) {
+        config::upstream u;
+        u.name = n;
+        c.upstreams.push_back(u);
+    }
+    config::listener l;
+    l.name = "mdm";
+    l.upstream = "legacy";
+    l.upstream_index = 0;
+    c.listeners.push_back(l);
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("router: host and longest path prefix", "[unit][router]") {
+    auto c = base();
+    auto& rs = c.listeners[0].routes;
+    rs.push_back(make_route("", "/mdm", {to("legacy", 0)}));
+    rs.push_back(make_route("", "/mdm/enroll", {to("enroll", 1)}));
+    rs.push_back(make_route("enroll.example.com", "/", {to("blue", 2)}));
+    rs.push_back(make_route("*.example.com", "/mdm", {to("green", 3)}));
+    const router::route_table t(c);
+    struct row {
+        const char* label;
+        const char* host;
+        const char* target;
+        std::size_t upstream;
+    };
+    const row rows[] = {
+        {"longest prefix wins", "mdm.other.org", "/mdm/enroll/x", 1},
+        {"shorter prefix", "mdm.other.org", "/mdm/checkin", 0},
+        {"prefix is a string prefix", "mdm.other.org", "/mdm/enrollment", 1},
+        {"query is not part of the path", "mdm.other.org", "/mdm?x=/mdm/enroll", 0},
+        {"exact host beats everything", "enroll.example.com", "/mdm/enroll", 2},
+        {"exact host is case-insensitive, port ignored", "ENROLL.Example.com:8443", "/x", 2},
+        {"wildcard host", "a.example.com", "/mdm/enroll", 3},
+        {"wildcard does not match the bare domain", "example.com", "/mdm/enroll", 1},
+        {"wildcard matches one label only", "a.b.example.com", "/mdm/x", 0},
+        {"nothing matches: default upstream", "x.org", "/other", 0},
+    };
+    for (const auto& r : rows) {
+        DYNAMIC_SECTION(r.label) {
+            const auto d = t.match(0, head(r.host, r.target), {});
+            CHECK(d.what == kind::forward);
+            CHECK(d.upstream == r.upstream);
         }
     }
+}
+
+TEST_CASE("router: no default upstream gives 404; static replies", "[unit][router]") {
+    auto c = base();
+    c.listeners[0].upstream_index.reset();
+    c.listeners[0].upstream.clear();
+    config::route wk = make_route("", "/.well-known/com.apple.remotemanagement", {});
+    wk.static_reply = config::static_response{200, "application/json", R"({"Servers":[]})"};
+    c.listeners[0].routes.push_back(wk);
+    const router::route_table t(c);
+    const auto s = t.match(0, head("h", "/.well-known/com.apple.remotemanagement?user-identifier=x"), {});
+    REQUIRE(s.what == kind::static_reply);
+    REQUIRE(s.reply != nullptr);
+    CHECK(s.reply->body == R"({"Servers":[]})");
+    CHECK(t.match(0, head("h", "/mdm"), {}).what == kind::not_found);
+}
+
+TEST_CASE("router: weighted split without stickiness follows the weights", "[unit][router]") {
+    auto c = base();
+    c.listeners[0].routes.push_back(make_route("", "/enroll", {to("blue", 2, 90), to("green", 3, 10)}, "enroll"));
+    const router::route_table t(c);
+    std::map<std::size_t, int> count;
+    for (std::uint64_t r = 0; r < 1000; ++r) count[t.match(0, head("h", "/enroll"), {"", r}).upstream]++;
+    CHECK(count[2] == 900);  // random % 100 walks the weights exactly over 1000 consecutive values
+    CHECK(count[3] == 100);
+}
+
+TEST_CASE("router: sticky splits keep a device on one side and move only what they must", "[unit][router]") {
+    auto c = base();
+    auto r = make_route("", "/enroll", {to("blue", 2, 50), to("green", 3, 50)}, "enroll");
+    r.sticky = config::sticky_kind::path_segment;
+    r.sticky_segment = 2;
+    c.listeners[0].routes.push_back(r);
+    const router::route_table t(c);
+
+    std::map<std::string, std::size_t> first;
+    int blue = 0;
+    for (int i = 0; i < 400; ++i) {
+        const std::string target = "/enroll/device-" + std::to_string(i) + "/step";
+        const auto d = t.match(0, head("h", target), {"", static_cast<std::uint64_t>(i) * 7919});
+        first[target] = d.upstream;
+        blue += d.upstream == 2;
+        // Same device, another random number: same side.
+        CHECK(t.match(0, head("h", target), {"", 12345}).upstream == d.upstream);
+    }
+    CHECK(blue > 150);  // roughly half (hashing, not exact)
+    CHECK(blue < 250);
+
+    SECTION("shifting weight towards green moves only blue devices") {
+        router::route_table shifted;
+        std::string why;
+        REQUIRE(t.with_weights("mdm", "enroll", {{"blue", 20}, {"green", 80}}, shifted, why));
+        int moved_to_blue = 0, moved_to_green = 0;
+        for (const auto& [target, up] : first) {
+            const auto now = shifted.match(0, head("h", target), {}).upstream;
+            if (now != up) (now == 2 ? moved_to_blue : moved_to_green)++;
+        }
+        CHECK(moved_to_blue == 0);
+        CHECK(moved_to_green > 50);
+    }
+    SECTION("weight 0 drains a side completely") {
+        router::route_table all_green;
+        std::string why;
+        REQUIRE(t.with_weights("mdm", "enroll", {{"blue", 0}}, all_green, why));
+        for (const auto& [target, up] : first) CHECK(all_green.match(0, head("h", target), {}).upstream == 3);
+    }
+    SECTION("the weight switch validates its input") {
+        router::route_table out;
+        std::string why;
+        CHECK_FALSE(t.with_weights("mdm", "enroll", {{"purple", 1}}, out, why));
+        CHECK(why.find("purple") != std::string::npos);
+        CHECK_FALSE(t.with_weights("mdm", "nope", {{"blue", 1}}, out, why));
+        CHECK_FALSE(t.with_weights("nope", "enroll", {{"blue", 1}}, out, why));
+        CHECK_FALSE(t.with_weights("mdm", "enroll", {{"blue", 0}, {"green", 0}}, out, why));
+    }
+}
+
+TEST_CASE("router: sticky keys from a header and from the client certificate", "[unit][router]") {
+    auto c = base();
+    auto r = make_route("", "/", {to("blue", 2, 1), to("green", 3, 1)}, "all");
+    r.sticky = config::sticky_kind::header;
+    r.sticky_name = "X-Device-Id";
+    c.listeners[0].routes.push_back(r);
+    auto rc = make_route("", "/mdm", {to("blue", 2, 1), to("green", 3, 1)}, "mdm");
+    rc.sticky = config::sticky_kind::client_cert;
+    c.listeners[0].routes.push_back(rc);
+    const router::route_table t(c);
+
+    http::request_head h = head("h", "/x");
+    std::vector<http::header> headers{{"x-device-id", "ABC"}};
+    h.headers = headers;
+    const auto a = t.match(0, h, {"", 1}).upstream;
+    for (std::uint64_t i = 0; i < 20; ++i) CHECK(t.match(0, h, {"", i}).upstream == a);
+
+    const auto b = t.match(0, head("h", "/mdm/checkin"), {"deadbeef", 1}).upstream;
+    for (std::uint64_t i = 0; i < 20; ++i) CHECK(t.match(0, head("h", "/mdm/server"), {"deadbeef", i}).upstream == b);
+}
+
+TEST_CASE("router: SCEP listeners forward only SCEP requests", "[unit][router]") {
+    auto c = base();
+    c.listeners[0].kind = config::listener_kind::scep;
+    c.listeners[0].scep_path = "/scep";
+    config::listener other = c.listeners[0];
+    other.name = "scep2";
+    other.redirect = "https://mdm.example.com";
+    c.listeners.push_back(other);
+    const router::route_table t(c);
+    struct row {
+        const char* label;
+        const char* method;
+        const char* target;
+        kind expected;
+    };
+    const row rows[] = {
+        {"GetCACert", "GET", "/scep?operation=GetCACert&message=x", kind::forward},
+        {"PKIOperation POST", "POST", "/scep/pkiclient.exe?operation=PKIOperation", kind::forward},
+        {"operation later in the query", "GET", "/scep?message=x&operation=GetCACaps", kind::forward},
+        {"no operation", "GET", "/scep", kind::forbidden},
+        {"other path", "GET", "/mdm/checkin?operation=GetCACert", kind::forbidden},
+        {"PUT is not SCEP", "PUT", "/scep?operation=PKIOperation", kind::forbidden},
+        {"lookalike parameter", "GET", "/scep?xoperation=GetCACert", kind::forbidden},
+    };
+    for (const auto& r : rows) {
+        DYNAMIC_SECTION(r.label) {
+            CHECK(t.match(0, head("h", r.target, r.method), {}).what == r.expected);
+            const auto d2 = t.match(1, head("h", r.target, r.method), {});
+            if (r.expected == kind::forbidden) {
+                CHECK(d2.what == kind::redirect);
+                CHECK(d2.redirect_origin == "https://mdm.example.com");
+            } else {
+                CHECK(d2.what == kind::forward);
+            }
+        }
+    }
+}
+
+TEST_CASE("router: rendezvous hashing respects weights and zero", "[unit][router]") {
+    std::vector<std::pair<std::string_view, std::uint32_t>> targets{{"a", 3}, {"b", 1}, {"c", 0}};
+    int counts[3] = {0, 0, 0};
+    for (int i = 0; i < 4000; ++i) {
+        const std::string key = "k" + std::to_string(i);
+        const auto idx = router::rendezvous(key, targets);
+        REQUIRE(idx < 3);
+        counts[idx]++;
+    }
+    CHECK(counts[2] == 0);
+    CHECK(counts[0] > 2700);  // ~3000
+    CHECK(counts[0] < 3300);
 }

@@ -147,8 +147,11 @@ struct listener_fixture {
         l.name = "gate";
         l.address = "127.0.0.1";
         l.port = 8443;
-        l.cert = dir.write_chain("cert.pem", {&leaf}).string();
-        l.key = dir.write_key("key.pem", leaf).string();
+        config::certificate c;
+        c.shorthand = true;
+        c.cert = dir.write_chain("cert.pem", {&leaf}).string();
+        c.key = dir.write_key("key.pem", leaf).string();
+        l.certificates.push_back(std::move(c));
         l.trust = dir.write_chain("trust.pem", {&root}).string();
         l.server_name = "localhost";
         l.upstream = "u";
@@ -292,8 +295,8 @@ TEST_CASE("server context: the live context is what the audit inspects", "[unit]
     config::diagnostics diags;
     auto built = fx.build(diags);
     REQUIRE(built.context);
-    REQUIRE(built.facts.context);
-    const auto& c = *built.facts.context;
+    REQUIRE(built.facts.front().context);
+    const auto& c = *built.facts.front().context;
     CHECK(c.min_version == TLS1_2_VERSION);
     CHECK(c.max_version == TLS1_3_VERSION);
     CHECK(c.ems_gate);
@@ -308,8 +311,8 @@ TEST_CASE("server context: the live context is what the audit inspects", "[unit]
         fx.l.min_version = config::tls_version::v1_3;
         config::diagnostics d2;
         auto b2 = fx.build(d2);
-        REQUIRE(b2.facts.context);
-        CHECK(b2.facts.context->min_version == TLS1_3_VERSION);
+        REQUIRE(b2.facts.front().context);
+        CHECK(b2.facts.front().context->min_version == TLS1_3_VERSION);
         REQUIRE(b2.context);
         auto c12 = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
         auto r = handshake(*c12, *b2.context->ctx);
@@ -359,7 +362,7 @@ TEST_CASE("server context: suite and group names are checked with positions", "[
         config::diagnostics diags;
         auto b = fx.build(diags);
         CHECK(diags.empty());
-        REQUIRE(b.facts.context);
-        CHECK(b.facts.context->tls12_suites == std::vector<std::string>{"ECDHE-ECDSA-AES256-GCM-SHA384"});
+        REQUIRE(b.facts.front().context);
+        CHECK(b.facts.front().context->tls12_suites == std::vector<std::string>{"ECDHE-ECDSA-AES256-GCM-SHA384"});
     }
 }

@@ -1,0 +1,114 @@
+#include "tls/ticket_keys.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/rand.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace atsgate::tls {
+
+namespace {
+
+int ex_index() noexcept {
+    static const int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return idx;
+}
+
+bool random_key(ticket_keys::key& k) {
+    return RAND_bytes(k.name.data(), static_cast<int>(k.name.size())) == 1 &&
+           RAND_bytes(k.hmac.data(), static_cast<int>(k.hmac.size())) == 1 &&
+           RAND_bytes(k.aes.data(), static_cast<int>(k.aes.size())) == 1;
+}
+
+bool set_hmac(EVP_MAC_CTX* mac, const ticket_keys::key& k) {
+    static char sha256[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256, 0), OSSL_PARAM_construct_end()};
+    return EVP_MAC_init(mac, k.hmac.data(), k.hmac.size(), params) == 1;
+}
+
+}  // namespace
+
+ticket_keys::ticket_keys() {
+    key k;
+    if (!random_key(k)) ERR_clear_error();  // RAND failing is fatal elsewhere long before this
+    keys_.store(std::make_shared<const keyset>(keyset{k}));
+    created_.store(std::chrono::steady_clock::now());
+}
+
+bool ticket_keys::load_file(const std::string& path, std::string& why) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+        why = "cannot read " + path;
+        return false;
+    }
+    std::vector<unsigned char> data;
+    unsigned char buf[512];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && data.size() <= 80 * 64) data.insert(data.end(), buf, buf + n);
+    std::fclose(f);
+    if (data.empty() || data.size() % 80 != 0 || data.size() > 80 * 64) {
+        why = path + ": must hold one or more 80-byte keys (" + std::to_string(data.size()) +
+              " bytes read); create one with: openssl rand 80 > " + path;
+        return false;
+    }
+    keyset ks;
+    for (std::size_t off = 0; off < data.size(); off += 80) {
+        key k;  // nginx order: name, HMAC secret, AES key
+        std::memcpy(k.name.data(), data.data() + off, 16);
+        std::memcpy(k.hmac.data(), data.data() + off + 16, 32);
+        std::memcpy(k.aes.data(), data.data() + off + 48, 32);
+        ks.push_back(k);
+    }
+    OPENSSL_cleanse(data.data(), data.size());
+    keys_.store(std::make_shared<const keyset>(std::move(ks)));
+    from_file_.store(true);
+    created_.store(std::chrono::steady_clock::now());
+    return true;
+}
+
+void ticket_keys::rotate() {
+    const auto old = keys_.load();
+    keyset ks;
+    key k;
+    if (!random_key(k)) {
+        ERR_clear_error();
+        return;
+    }
+    ks.push_back(k);
+    for (std::size_t i = 0; i < old->size() && ks.size() < max_keys; ++i) ks.push_back((*old)[i]);
+    keys_.store(std::make_shared<const keyset>(std::move(ks)));
+    created_.store(std::chrono::steady_clock::now());
+}
+
+void ticket_keys::install(SSL_CTX* ctx) {
+    SSL_CTX_set_ex_data(ctx, ex_index(), this);
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &ticket_keys::callback);
+}
+
+int ticket_keys::callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                          EVP_MAC_CTX* mac, int enc) {
+    // Tickets are handled by the context the connection started with (SSL_CTX of SSL_new), whose
+    // ex-data points here; SNI may have switched the certificate context since, with the same keys.
+    auto* self = static_cast<ticket_keys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index()));
+    if (self == nullptr) return -1;
+    const auto ks = self->keys_.load();
+    if (ks->empty()) return -1;
+    if (enc == 1) {
+        const key& k = ks->front();
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+        std::memcpy(key_name, k.name.data(), k.name.size());
+        if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1) return -1;
+        return set_hmac(mac, k) ? 1 : -1;
+    }
+    for (std::size_t i = 0; i < ks->size(); ++i) {
+        const key& k = (*ks)[i];
+        if (std::memcmp(key_name, k.name.data(), k.name.size()) != 0) continue;
+        if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1) return -1;
+        if (!set_hmac(mac, k)) return -1;
+        return i == 0 ? 1 : 2;  // an older key: accept, and issue a ticket under the current one
+    }
+    return 0;  // unknown key: full handshake
+}
+
+}  // namespace atsgate::tls
