@@ -24,8 +24,8 @@ struct upstream_request_context {
     // Device identity: every client-sent field named `identity_header` is dropped (a client can
     // never forge it); when `identity_value` is not empty, "identity_header: identity_value" is
     // added. Empty name: nothing happens.
-    std::string_view identity_header;
-    std::string_view identity_value;
+    std::string_view identity_header{};
+    std::string_view identity_value{};
 };
 
 // Appends "METHOD target HTTP/1.1\r\n" + end-to-end headers + identity header + X-Forwarded-For/-Proto/-Host +
