@@ -338,3 +338,271 @@ TEST_CASE("config: the loader keeps no state between calls", "[config][loader]")
         CHECK(second.diags[i].where.file == "b.toml");
     }
 }
+
+TEST_CASE("config: the front-door schema (issue 5) is parsed field by field", "[config][loader]") {
+    const fs::path file = golden_dir / "valid_front_door.toml";
+    const auto r = cfg::load_file(file.string());
+    INFO(all_diags(r));
+    REQUIRE(r.diags.empty());
+    REQUIRE(r.value);
+    const cfg::config& c = *r.value;
+    const auto path_of = [](const char* rel) { return (golden_dir / rel).lexically_normal().string(); };
+
+    REQUIRE(c.listeners.size() == 4);
+    const cfg::listener& front = c.listeners[0];
+    CHECK(front.name == "front");
+    CHECK(front.kind == cfg::listener_kind::https);
+    CHECK(front.port == 443);
+    CHECK(front.unknown_sni == cfg::unknown_sni_mode::refuse);
+    CHECK(front.upstream == "legacy");
+    CHECK(front.upstream_index == std::optional<std::size_t>(0));
+    CHECK(same_pos(front.where, at(file, 3, 1)));
+
+    // Certificates: the shorthand first, then [[listener.certificate]] (names lower-cased, positioned).
+    REQUIRE(front.certificates.size() == 2);
+    const cfg::certificate& shorthand = front.certificates[0];
+    CHECK(shorthand.shorthand);
+    CHECK_FALSE(shorthand.shorthand_offset);
+    CHECK(shorthand.cert == path_of("certs/mdm.pem"));
+    CHECK(shorthand.key == path_of("certs/mdm.key"));
+    CHECK(shorthand.names.empty());  // the certificate's own SAN names (decided by tls/)
+    CHECK(same_pos(shorthand.where, at(file, 3, 1)));
+    CHECK(same_pos(shorthand.key_pos.at("cert"), at(file, 7, 8)));
+    const cfg::certificate& enroll_cert = front.certificates[1];
+    CHECK_FALSE(enroll_cert.shorthand);
+    CHECK(enroll_cert.shorthand_offset);  // it is [[listener.certificate]] index 0
+    CHECK(enroll_cert.key == path_of("certs/mdm.key"));  // "./certs/mdm.key" normalised
+    REQUIRE(enroll_cert.names.size() == 2);
+    CHECK(enroll_cert.names[0].value == "enroll.example.com");
+    CHECK(same_pos(enroll_cert.names[0].where, at(file, 25, 10)));
+    CHECK(enroll_cert.names[1].value == "*.devices.example.com");
+    CHECK(same_pos(enroll_cert.names[1].where, at(file, 25, 32)));
+    CHECK(same_pos(enroll_cert.where, at(file, 22, 1)));
+    CHECK(same_pos(enroll_cert.key_pos.at("names"), at(file, 25, 9)));
+
+    // Session resumption and device identity.
+    CHECK(front.session_tickets);
+    CHECK(front.tls13_tickets == 2);
+    CHECK(front.ticket_key_file == path_of("files/tickets.key"));
+    CHECK(front.ticket_key_rotation == 6h);
+    CHECK(front.session_cache == 2048);
+    CHECK(front.client_auth == cfg::client_auth_mode::optional);
+    CHECK(front.client_ca == path_of("certs/ca.pem"));
+    CHECK(front.client_cert_header == "X-Ssl-Client-Cert");  // as written, case kept
+    CHECK(front.cert_format == cfg::client_cert_format::rfc9440);
+    CHECK(front.scep_path == "/scep");  // https listener: the scep keys keep their defaults
+    CHECK(front.redirect.empty());
+
+    // Routes, in config order (the router sorts them, the loader does not).
+    REQUIRE(front.routes.size() == 6);
+    const cfg::route& enroll = front.routes[0];
+    CHECK(enroll.name == "enroll");
+    CHECK(enroll.host == "enroll.example.com");  // lower-cased
+    CHECK(enroll.path == "/enroll");
+    REQUIRE(enroll.targets.size() == 2);
+    CHECK(enroll.targets[0].upstream == "blue");
+    CHECK(enroll.targets[0].upstream_index == 1);
+    CHECK(enroll.targets[0].weight == 90);
+    CHECK(enroll.targets[1].upstream == "green");
+    CHECK(enroll.targets[1].upstream_index == 2);
+    CHECK(enroll.targets[1].weight == 10);
+    CHECK(enroll.sticky == cfg::sticky_kind::client_cert);
+    CHECK_FALSE(enroll.static_reply);
+    CHECK(same_pos(enroll.where, at(file, 27, 1)));
+    CHECK(same_pos(enroll.key_pos.at("split"), at(file, 31, 9)));
+
+    const cfg::route& by_device = front.routes[1];
+    CHECK(by_device.host == "*.devices.example.com");
+    CHECK(by_device.path == "/mdm/");
+    REQUIRE(by_device.targets.size() == 2);
+    CHECK(by_device.targets[0].weight == 0);
+    CHECK(by_device.targets[1].weight == 1000000);
+    CHECK(by_device.sticky == cfg::sticky_kind::path_segment);
+    CHECK(by_device.sticky_segment == 3);
+
+    const cfg::route& profile = front.routes[2];
+    CHECK(profile.name.empty());
+    CHECK(profile.host.empty());
+    CHECK(profile.sticky == cfg::sticky_kind::header);
+    CHECK(profile.sticky_name == "X-Device-Serial");
+
+    const cfg::route& discovery = front.routes[3];
+    CHECK(discovery.name == "discovery");
+    CHECK(discovery.targets.empty());
+    REQUIRE(discovery.static_reply);
+    CHECK(discovery.static_reply->status == 200);
+    CHECK(discovery.static_reply->content_type == "application/json");  // default
+    CHECK(discovery.static_reply->body ==
+          "{\"Servers\":[{\"Version\":\"mdm-byod\",\"BaseURL\":\"https://enroll.example.com/byod\"}]}\n");
+    CHECK(discovery.sticky == cfg::sticky_kind::none);
+
+    const cfg::route& robots = front.routes[4];
+    REQUIRE(robots.static_reply);
+    CHECK(robots.static_reply->status == 404);
+    CHECK(robots.static_reply->content_type == "text/plain; charset=utf-8");
+    CHECK(robots.static_reply->body == "not here\n");
+
+    const cfg::route& checkin = front.routes[5];
+    CHECK(checkin.path == "/mdm/checkin");
+    REQUIRE(checkin.targets.size() == 1);
+    CHECK(checkin.targets[0].upstream == "legacy");
+    CHECK(checkin.targets[0].upstream_index == 0);
+    CHECK(checkin.targets[0].weight == 1);
+    CHECK(checkin.sticky == cfg::sticky_kind::none);
+
+    // Defaults of an https listener that sets only client_auth.
+    const cfg::listener& legacy = c.listeners[1];
+    CHECK(legacy.kind == cfg::listener_kind::https);
+    CHECK(legacy.unknown_sni == cfg::unknown_sni_mode::default_cert);
+    REQUIRE(legacy.certificates.size() == 1);
+    CHECK(legacy.routes.empty());
+    CHECK(legacy.session_tickets);
+    CHECK(legacy.tls13_tickets == 1);
+    CHECK(legacy.ticket_key_file.empty());
+    CHECK(legacy.ticket_key_rotation == 12h);
+    CHECK(legacy.session_cache == 0);
+    CHECK(legacy.client_auth == cfg::client_auth_mode::require);
+    CHECK(legacy.client_ca.empty());
+    CHECK(legacy.client_cert_header == "X-Client-Cert");  // the escaped-pem default
+    CHECK(legacy.cert_format == cfg::client_cert_format::escaped_pem);
+
+    // SCEP listeners: no certificates, their own keys; the trailing "/" of redirect is dropped.
+    const cfg::listener& scep = c.listeners[2];
+    CHECK(scep.kind == cfg::listener_kind::scep);
+    CHECK(scep.address == "::");
+    CHECK(scep.port == 80);
+    CHECK(scep.certificates.empty());
+    CHECK(scep.upstream == "scep");
+    CHECK(scep.upstream_index == 3);
+    CHECK(scep.scep_path == "/cgi-bin/pkiclient.exe");
+    CHECK(scep.redirect == "https://mdm.example.com");
+    CHECK(scep.client_auth == cfg::client_auth_mode::none);
+    CHECK(scep.client_cert_header.empty());
+    const cfg::listener& scep_defaults = c.listeners[3];
+    CHECK(scep_defaults.kind == cfg::listener_kind::scep);
+    CHECK(scep_defaults.address == "0.0.0.0");
+    CHECK(scep_defaults.scep_path == "/scep");
+    CHECK(scep_defaults.redirect.empty());
+
+    // A pool of an https and an http member with every TLS, health and ejection key set.
+    REQUIRE(c.upstreams.size() == 4);
+    const cfg::upstream& pool = c.upstreams[0];
+    CHECK(pool.name == "legacy");
+    REQUIRE(pool.members.size() == 2);
+    CHECK(pool.members[0].url == "https://legacy-a.example.com:8443");
+    CHECK(pool.members[0].host == "legacy-a.example.com");
+    CHECK(pool.members[0].port == 8443);
+    CHECK(pool.members[0].tls);
+    CHECK(pool.members[0].weight == 3);
+    CHECK(same_pos(pool.members[0].where, at(file, 88, 12)));
+    CHECK(pool.members[1].host == "10.0.0.6");
+    CHECK(pool.members[1].port == 8080);
+    CHECK_FALSE(pool.members[1].tls);
+    CHECK(pool.members[1].weight == 1);
+    CHECK(pool.tls_min_version == cfg::tls_version_any::v1_0);
+    CHECK(pool.tls_ciphers == "ECDHE-RSA-AES128-SHA:AES128-SHA");
+    CHECK(pool.tls_verify);
+    CHECK(pool.tls_ca == path_of("certs/ca.pem"));
+    CHECK(pool.tls_sni == "legacy.internal.example.com");
+    CHECK(pool.health_path == "/healthz");
+    CHECK(pool.health_interval == 10s);
+    CHECK(pool.health_timeout == 500ms);
+    CHECK(pool.health_rise == 3);
+    CHECK(pool.health_fall == 5);
+    CHECK(pool.max_fails == 0);
+    CHECK(pool.fail_timeout == 30s);
+    CHECK(same_pos(pool.key_pos.at("tls_ca"), at(file, 92, 10)));
+
+    // Defaults of an upstream that sets only url.
+    const cfg::upstream& blue = c.upstreams[1];
+    REQUIRE(blue.members.size() == 1);
+    CHECK(blue.members[0].weight == 1);
+    CHECK_FALSE(blue.members[0].tls);
+    CHECK(same_pos(blue.members[0].where, at(file, 104, 7)));
+    CHECK(blue.tls_min_version == cfg::tls_version_any::v1_2);
+    CHECK(blue.tls_ciphers.empty());
+    CHECK_FALSE(blue.tls_verify);
+    CHECK(blue.tls_ca.empty());
+    CHECK(blue.tls_sni.empty());
+    CHECK(blue.health_path.empty());
+    CHECK(blue.health_interval == 5s);
+    CHECK(blue.health_timeout == 2s);
+    CHECK(blue.health_rise == 2);
+    CHECK(blue.health_fall == 3);
+    CHECK(blue.max_fails == 3);
+    CHECK(blue.fail_timeout == 10s);
+
+    // "HTTPS://" is case-insensitive; the default https port; an IPv6 host without brackets.
+    const cfg::upstream& green = c.upstreams[2];
+    REQUIRE(green.members.size() == 1);
+    CHECK(green.members[0].url == "HTTPS://[fd00::7]");
+    CHECK(green.members[0].host == "fd00::7");
+    CHECK(green.members[0].port == 443);
+    CHECK(green.members[0].tls);
+
+    // A non-loopback admin endpoint with a token file: the token is the file without its newline.
+    REQUIRE(c.admin);
+    CHECK(c.admin->address == "0.0.0.0");
+    CHECK(c.admin->port == 9901);
+    CHECK(c.admin->token == "3f9c1e7a5b2d4c6e8f0a1b2c3d4e5f60");
+    CHECK(same_pos(c.admin->where, at(file, 114, 1)));
+}
+
+TEST_CASE("config: static replies and token files have size limits", "[config][loader]") {
+    const temp_dir dir;
+    dir.write("certs/mdm.pem", "x");
+    dir.write("certs/mdm.key", "x");
+    const std::size_t limit = 64 * 1024;
+    const std::string at_limit(limit, 'a');
+    const std::string over_limit(limit + 1, 'a');
+    dir.write("at.json", at_limit);
+    dir.write("over.json", over_limit);
+    dir.write("token-4k", std::string(4096, 'b'));
+    dir.write("token-4k1", std::string(4097, 'b'));
+    const std::string file = (dir.path / "proxy.toml").string();
+    auto with_route = [](const std::string& route_keys) {
+        return std::string(minimal_body) + "\n[[listener.route]]\npath = \"/s\"\nstatic_status = 200\n" + route_keys + "\n";
+    };
+    auto with_admin = [](const std::string& admin_keys) {
+        return std::string(minimal_body) + "\n[admin]\nport = 9901\n" + admin_keys + "\n";
+    };
+    struct row {
+        const char* label;
+        std::string text;
+        std::string error;  // empty: loads; else (part of) the expected message
+        std::uint32_t line;  // of the offending key
+    };
+    // minimal_body ends at line 11; the route's static_* key and the admin's token_file land on
+    // lines 16 and 15.
+    const row rows[] = {
+        {"static_body of exactly 64KiB", with_route("static_body = \"" + at_limit + "\""), "", 0},
+        {"static_body one byte over", with_route("static_body = \"" + over_limit + "\""),
+         "listener[0].route[0].static_body is larger than 64KiB", 16},
+        {"static_file of exactly 64KiB", with_route("static_file = \"at.json\""), "", 0},
+        {"static_file one byte over", with_route("static_file = \"over.json\""),
+         "listener[0].route[0].static_file: \"" + (dir.path / "over.json").string() + "\" is larger than 64KiB", 16},
+        {"token_file of exactly 4KiB", with_admin("token_file = \"token-4k\""), "", 0},
+        {"token_file one byte over", with_admin("token_file = \"token-4k1\""), "is larger than 4KiB", 15},
+    };
+    for (const auto& r : rows) {
+        DYNAMIC_SECTION(r.label) {
+            const auto result = cfg::load_string(r.text, file);
+            INFO(all_diags(result));
+            if (r.error.empty()) {
+                REQUIRE(result.value);
+                CHECK(result.diags.empty());
+            } else {
+                CHECK_FALSE(result.value);
+                REQUIRE(result.diags.size() == 1);
+                CHECK_THAT(result.diags[0].message, Catch::Contains(r.error));
+                CHECK(result.diags[0].where.line == r.line);  // the key's own line, never the file
+            }
+        }
+    }
+    SECTION("the body read from static_file is byte-exact") {
+        const auto result = cfg::load_string(with_route("static_file = \"at.json\""), file);
+        REQUIRE(result.value);
+        REQUIRE(result.value->listeners[0].routes.at(0).static_reply);
+        CHECK(result.value->listeners[0].routes[0].static_reply->body == at_limit);
+    }
+}
