@@ -628,6 +628,14 @@ private:
         return out;
     }
 
+    // `key = []` for a nested array of tables: an error naming what must be listed.
+    void report_empty_array(const scope& s, std::string_view key, std::string_view what, std::string_view hint) {
+        const toml::node* n = s.table.get(key);
+        if (n == nullptr || !n->is_array() || !n->as_array()->empty()) return;
+        error(pos(n->source()), s.key(key),
+              s.key(key) + " is empty, must list at least one " + std::string(what), hint);
+    }
+
     // Index of the [[upstream]] named `v`, or nullopt after reporting (with the known names).
     std::optional<std::size_t> find_upstream(const std::string& key_path, const toml::value<std::string>& v) {
         for (std::size_t i = 0; i < upstream_names_.size(); ++i) {
@@ -1206,6 +1214,8 @@ private:
             const scope rs{*rt, s.key("route[" + std::to_string(i) + "]"), pos(rt->source())};
             l.routes.push_back(read_route(rs, l));
         }
+        // `route = []` routes nothing: without an upstream the listener would answer 404 to everything.
+        report_empty_array(s, "route", "route", "write [[listener.route]] entries, or omit the key");
         if (!s.table.contains("upstream") && !s.table.contains("route")) {
             upstream_reference_broken_ = true;
             error(s.where, s.key("upstream"), s.key("upstream") + " is required", "or give [[listener.route]] entries");
@@ -1268,6 +1278,9 @@ private:
             l.certificates.push_back(read_certificate(cs));
             l.certificates.back().shorthand_offset = has_cert || has_key;
         }
+        // `certificate = []` is no certificate at all (the shorthand aside): never a silent no-op.
+        report_empty_array(s, "certificate", "certificate",
+                           "write [[listener.certificate]] entries, or omit the key and set cert and key");
         if (!has_cert && !has_key && !s.table.contains("certificate"))
             error(s.where, s.key("cert"), s.key("cert") + " is required",
                   "set cert and key, or add [[listener.certificate]] entries");
