@@ -1107,8 +1107,11 @@ private:
         r.static_reply = std::move(sr);
     }
 
-    route read_route(const scope& s, const listener& l) {
+    // `matchable` is false when host or path was written but refused: the route's (host, path) is
+    // then unknown and must not be compared with other routes' (it still holds the defaults).
+    route read_route(const scope& s, const listener& l, bool& matchable) {
         route r;
+        matchable = true;
         r.where = s.where;
         record_positions(s, r.key_pos);
         check_keys(s, route_keys, "[[listener.route]]");
@@ -1123,7 +1126,11 @@ private:
                       s.key("host") + " is " + quote(v->get()) +
                           ", must be a DNS name, \"*.example.com\" or an IP address");
         }
-        if (auto p = read_path_prefix(s, "path")) r.path = std::move(*p);
+        if (s.table.contains("host") && r.host.empty()) matchable = false;
+        if (auto p = read_path_prefix(s, "path"))
+            r.path = std::move(*p);
+        else if (s.table.contains("path"))
+            matchable = false;
 
         const bool has_upstream = s.table.contains("upstream");
         const bool has_split = s.table.contains("split");
@@ -1210,9 +1217,16 @@ private:
             upstream_reference_broken_ = true;
         }
 
+        // Per entry of l.routes: its key path (an inline non-table element is skipped, so l.routes
+        // indexes may differ from the file's) and whether its (host, path) is known (read_route).
+        std::vector<std::string> route_path;
+        std::vector<bool> matchable;
         for (const auto& [i, rt] : nested_tables(s, "route", "[[listener.route]]")) {
             const scope rs{*rt, s.key("route[" + std::to_string(i) + "]"), pos(rt->source())};
-            l.routes.push_back(read_route(rs, l));
+            bool ok = true;
+            l.routes.push_back(read_route(rs, l, ok));
+            route_path.push_back(rs.path);
+            matchable.push_back(ok);
         }
         // `route = []` routes nothing: without an upstream the listener would answer 404 to everything.
         report_empty_array(s, "route", "route", "write [[listener.route]] entries, or omit the key");
@@ -1222,16 +1236,16 @@ private:
         }
         // Route names are unique per listener; (host, path) pairs too.
         for (std::size_t j = 0; j < l.routes.size(); ++j) {
-            const std::string bj = s.key("route[" + std::to_string(j) + "]");
+            const std::string& bj = route_path[j];
             for (std::size_t i = 0; i < j; ++i) {
                 const route& a = l.routes[i];
                 const route& b = l.routes[j];
-                const std::string ai = s.key("route[" + std::to_string(i) + "]");
+                const std::string& ai = route_path[i];
                 if (!b.name.empty() && a.name == b.name) {
                     error(b.where, bj + ".name", bj + ".name " + quote(b.name) + " is already used by " + ai);
                     break;
                 }
-                if (a.host == b.host && a.path == b.path) {
+                if (matchable[i] && matchable[j] && a.host == b.host && a.path == b.path) {
                     error(b.where, bj, bj + " matches the same host and path as " + ai,
                           "the later one could never be chosen");
                     break;
