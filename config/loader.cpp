@@ -280,6 +280,10 @@ private:
     std::vector<std::optional<std::string>> upstream_names_;
     std::vector<bool> upstream_used_;
     bool upstream_reference_broken_ = false;  // some listener.upstream did not resolve
+    // The listener being read wrote a client_auth value that was refused (already reported): its
+    // dependants (client_ca, client_cert_*, sticky = "client_cert") are then not judged against
+    // the default "none".
+    bool client_auth_refused_ = false;
     std::vector<endpoint> endpoints_;
 
     // ---- Diagnostics ---------------------------------------------------------------------
@@ -1051,7 +1055,7 @@ private:
             r.sticky = sticky_kind::none;
         } else if (st == "client_cert") {
             r.sticky = sticky_kind::client_cert;
-            if (l.client_auth == client_auth_mode::none)
+            if (l.client_auth == client_auth_mode::none && !client_auth_refused_)
                 error(pos(v->source()), s.key("sticky"),
                       s.key("sticky") + " is \"client_cert\" but the listener requests no client certificate",
                       "set client_auth = \"optional\" or \"require\" on the listener");
@@ -1158,6 +1162,7 @@ private:
 
     listener read_listener(std::size_t index, const toml::table& t) {
         listener l;
+        client_auth_refused_ = false;
         const scope s{t, "listener[" + std::to_string(index) + "]", pos(t.source())};
         l.where = s.where;
         record_positions(s, l.key_pos);
@@ -1346,14 +1351,19 @@ private:
         static constexpr std::string_view auth_names[] = {"none", "optional", "require"};
         static constexpr client_auth_mode auth_values[] = {client_auth_mode::none, client_auth_mode::optional,
                                                            client_auth_mode::require};
-        if (const auto v = read_enum(s, "client_auth", auth_names, auth_values)) l.client_auth = *v;
+        if (const auto v = read_enum(s, "client_auth", auth_names, auth_values))
+            l.client_auth = *v;
+        else if (s.table.contains("client_auth"))
+            client_auth_refused_ = true;
         if (auto p = read_path(s, "client_ca", false)) l.client_ca = std::move(*p);
         static constexpr std::string_view format_names[] = {"escaped-pem", "rfc9440"};
         static constexpr client_cert_format format_values[] = {client_cert_format::escaped_pem,
                                                                client_cert_format::rfc9440};
         if (const auto v = read_enum(s, "client_cert_format", format_names, format_values)) l.cert_format = *v;
         if (auto h = read_header_name(s, "client_cert_header")) l.client_cert_header = std::move(*h);
-        if (l.client_auth == client_auth_mode::none) {
+        if (client_auth_refused_) {
+            // Its own error says what is wrong; "needs client_auth" here would only mislead.
+        } else if (l.client_auth == client_auth_mode::none) {
             for (std::string_view k : {"client_ca", "client_cert_header", "client_cert_format"}) {
                 if (const auto* n = s.table.get(k))
                     error(pos(n->source()), s.key(k), s.key(k) + " needs client_auth = \"optional\" or \"require\"");
