@@ -1402,6 +1402,9 @@ private:
         // Token first: it decides whether a non-loopback address is acceptable.
         const toml::node* token_node = nullptr;
         std::optional<std::string> token;
+        std::string token_path;  // set when the token comes from token_file
+        // A token was written (it may still be refused, with its own error).
+        const bool token_given = s.table.contains("token") || s.table.contains("token_file");
         if (s.table.contains("token") && s.table.contains("token_file")) {
             error(pos(s.table.get("token_file")->source()), s.key("token_file"),
                   s.key("token_file") + " and " + s.key("token") + " are both set", "keep one");
@@ -1410,24 +1413,33 @@ private:
             token = v->get();
         } else if (auto p = read_path(s, "token_file", false)) {
             token_node = s.table.get("token_file");
+            token_path = *p;
             token = read_small_file(s, "token_file", *p, 4096);
             while (token && !token->empty() && (token->back() == '\n' || token->back() == '\r' || token->back() == ' '))
                 token->pop_back();
         }
         if (token) {
             const bool printable = std::all_of(token->begin(), token->end(), [](char c) { return c > 0x20 && c < 0x7f; });
-            if (token->size() < 16 || !printable)
-                error(pos(token_node->source()), s.key("token"),
-                      s.key("token") + " must be at least 16 printable characters without spaces",
-                      "generate one with: openssl rand -hex 24");
-            else
+            if (token->size() < 16 || !printable) {
+                constexpr std::string_view shape = "at least 16 printable characters without spaces";
+                if (token_path.empty())
+                    error(pos(token_node->source()), s.key("token"),
+                          s.key("token") + " must be " + std::string(shape), "generate one with: openssl rand -hex 24");
+                else
+                    error(pos(token_node->source()), s.key("token_file"),
+                          s.key("token_file") + ": " + quote(token_path) + " must hold " + std::string(shape),
+                          "a trailing newline is ignored; generate one with: openssl rand -hex 24 > " + token_path);
+            } else {
                 a.token = std::move(*token);
+            }
         }
 
         std::optional<detail::ip_address> ip = detail::parse_ip(a.address);
         if (const auto* v = read_string(s, "address", false)) {
             ip = detail::parse_ip(v->get());
-            if (ip && (ip->is_loopback() || !a.token.empty())) {
+            if (ip && (ip->is_loopback() || !a.token.empty() || token_given)) {
+                // token_given without a.token: the token was refused and that error says why;
+                // "unless a token is set" would contradict what the operator wrote.
                 a.address = v->get();
             } else if (ip) {
                 ip.reset();
