@@ -896,6 +896,7 @@ private:
             if (tables.empty() && s.table.get("members")->is_array())
                 error(pos(s.table.get("members")->source()), s.key("members"),
                       s.key("members") + " is empty, must list at least one member");
+            std::vector<std::size_t> member_index;  // members[] index in the file of each u.members entry
             for (const auto& [i, mt] : tables) {
                 const scope ms{*mt, s.key("members[" + std::to_string(i) + "]"), pos(mt->source())};
                 check_keys(ms, member_keys, "");
@@ -907,13 +908,23 @@ private:
                 member m = make_member(*v, *parsed);
                 m.where = ms.where;
                 if (w) m.weight = static_cast<std::uint32_t>(*w);
-                const auto dup = std::find_if(u.members.begin(), u.members.end(),
-                                              [&](const member& o) { return o.url == m.url; });
+                // The same backend however it is spelled: scheme, host (case-insensitive; IP
+                // literals by value) and port, with the default port filled in.
+                const auto dup = std::find_if(u.members.begin(), u.members.end(), [&](const member& o) {
+                    if (o.tls != m.tls || o.port != m.port) return false;
+                    const auto a = detail::parse_ip(o.host);
+                    const auto b = detail::parse_ip(m.host);
+                    return a && b ? *a == *b : lower(o.host) == lower(m.host);
+                });
                 if (dup != u.members.end()) {
-                    error(ms.where, ms.key("url"), ms.key("url") + " " + quote(m.url) + " is listed twice");
+                    const auto k = member_index[static_cast<std::size_t>(dup - u.members.begin())];
+                    error(pos(v->source()), ms.key("url"),
+                          ms.key("url") + " " + quote(m.url) + " is already listed as members[" + std::to_string(k) + "]",
+                          dup->url == m.url ? std::string{} : "the same scheme, host and port as " + quote(dup->url));
                     continue;
                 }
                 u.members.push_back(std::move(m));
+                member_index.push_back(i);
             }
         }
 
@@ -1011,6 +1022,7 @@ private:
                   s.key("split") + " is empty, must list at least one target");
         std::uint64_t total = 0;
         bool all_ok = true;
+        std::vector<std::size_t> target_index;  // split[] index in the file of each r.targets entry
         for (const auto& [i, tt] : tables) {
             const scope ts{*tt, s.key("split[" + std::to_string(i) + "]"), pos(tt->source())};
             check_keys(ts, split_keys, "");
@@ -1030,13 +1042,17 @@ private:
             const auto dup = std::find_if(r.targets.begin(), r.targets.end(),
                                           [&](const split_target& o) { return o.upstream == target.upstream; });
             if (dup != r.targets.end()) {
-                error(ts.where, ts.key("upstream"),
-                      ts.key("upstream") + " " + quote(target.upstream) + " is listed twice");
+                const auto k = target_index[static_cast<std::size_t>(dup - r.targets.begin())];
+                error(pos(ts.table.get("upstream")->source()), ts.key("upstream"),
+                      ts.key("upstream") + " " + quote(target.upstream) + " is already listed as split[" +
+                          std::to_string(k) + "]",
+                      "give each upstream one weight");
                 all_ok = false;
                 continue;
             }
             total += target.weight;
             r.targets.push_back(std::move(target));
+            target_index.push_back(i);
         }
         if (!tables.empty() && all_ok && total == 0)
             error(pos(s.table.get("split")->source()), s.key("split"), s.key("split") + " weights add up to 0",
@@ -1247,7 +1263,9 @@ private:
                 const route& b = l.routes[j];
                 const std::string& ai = route_path[i];
                 if (!b.name.empty() && a.name == b.name) {
-                    error(b.where, bj + ".name", bj + ".name " + quote(b.name) + " is already used by " + ai);
+                    const auto name_pos = b.key_pos.find("name");
+                    error(name_pos != b.key_pos.end() ? name_pos->second : b.where, bj + ".name",
+                          bj + ".name " + quote(b.name) + " is already used by " + ai);
                     break;
                 }
                 if (matchable[i] && matchable[j] && a.host == b.host && a.path == b.path) {
