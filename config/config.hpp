@@ -146,7 +146,8 @@ enum class sticky_kind {
 struct static_response {
     std::uint16_t status = 200;     // 200..599
     std::string content_type = "application/json";
-    std::string body;               // at most 64 KiB (from static_body or static_file)
+    std::string body;               // at most 64 KiB (from static_body or static_file); empty
+                                    // for 204 and 304, which have no body
 };
 
 // [[listener.route]] — host and path-prefix routing; the longest matching prefix wins (among

@@ -1108,6 +1108,7 @@ private:
         }
         const bool body = s.table.contains("static_body");
         const bool file = s.table.contains("static_file");
+        std::string file_path;  // absolute, when the body came from static_file
         if (body && file) {
             error(pos(s.table.get("static_file")->source()), s.key("static_file"),
                   s.key("static_file") + " and " + s.key("static_body") + " are both set", "keep one");
@@ -1121,8 +1122,18 @@ private:
             }
         } else if (file) {
             if (auto p = read_path(s, "static_file", false)) {
+                file_path = *p;
                 if (auto content = read_small_file(s, "static_file", *p, max_static_body)) sr.body = std::move(*content);
             }
+        }
+        // 204 and 304 responses end at their header section (RFC 9110 sections 15.3.5, 15.4.5): a
+        // body sent after one would be read by the device as the start of the next response.
+        if ((sr.status == 204 || sr.status == 304) && !sr.body.empty()) {
+            const std::string_view k = body ? "static_body" : "static_file";
+            error(pos(s.table.get(k)->source()), s.key(k),
+                  (body ? s.key(k) : s.key(k) + ": " + quote(file_path)) + " is not empty, but a " +
+                      std::to_string(sr.status) + " response has no body",
+                  "drop the body, or use 200");
         }
         r.static_reply = std::move(sr);
     }
