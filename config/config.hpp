@@ -275,7 +275,7 @@ struct upstream {
     tls_version_any tls_min_version = tls_version_any::v1_2;  // "1.0" | "1.1" | "1.2" | "1.3"
     std::string tls_ciphers;  // OpenSSL cipher string for TLS <= 1.2; empty = OpenSSL default
     bool tls_verify = false;  // verify the member's certificate (against tls_ca, else system store)
-    std::string tls_ca;       // PEM bundle
+    std::string tls_ca;       // PEM bundle for tls_verify (without tls_verify: a warning, no effect)
     std::string tls_sni;      // SNI and verification name; empty = the member's host when a DNS name
 
     // Active health checks: GET health_path every health_interval; health_fall consecutive failures

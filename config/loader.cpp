@@ -960,6 +960,13 @@ private:
                     report(severity::warning, pos(n->source()), s.key(k),
                            s.key(k) + " has no effect: no member of " + s.path + " is https://", {});
             }
+        } else if (any_tls && !u.tls_ca.empty() && !u.tls_verify &&
+                   (s.table.get("tls_verify") == nullptr || s.table.get("tls_verify")->is_boolean())) {
+            // A CA bundle suggests the members' certificates are checked; without tls_verify they
+            // are not (the internal hop accepts any certificate). A refused tls_verify has its own error.
+            report(severity::warning, pos(s.table.get("tls_ca")->source()), s.key("tls_ca"),
+                   s.key("tls_ca") + " has no effect: tls_verify is false, members' certificates are not verified",
+                   "set tls_verify = true");
         }
 
         // Health.
