@@ -984,6 +984,15 @@ private:
         if (const auto v = read_duration(s, "health_timeout", 100ms, 1min, "2s")) u.health_timeout = *v;
         if (const auto v = read_integer(s, "health_rise", 1, 100)) u.health_rise = static_cast<std::uint32_t>(*v);
         if (const auto v = read_integer(s, "health_fall", 1, 100)) u.health_fall = static_cast<std::uint32_t>(*v);
+        if (!s.table.contains("health_path")) {
+            // Without health_path there are no active checks: these would be silently ignored.
+            for (std::string_view k : {"health_interval", "health_timeout", "health_rise", "health_fall"}) {
+                if (const auto* n = s.table.get(k))
+                    report(severity::warning, pos(n->source()), s.key(k),
+                           s.key(k) + " has no effect: " + s.path + " has no health_path",
+                           "active checks run only when health_path = \"/...\" is set");
+            }
+        }
         if (const auto v = read_integer(s, "max_fails", 0, 1000, false, "0 = no passive ejection"))
             u.max_fails = static_cast<std::uint32_t>(*v);
         if (const auto v = read_duration(s, "fail_timeout", 1s, 1h, "10s")) u.fail_timeout = *v;
