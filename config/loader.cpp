@@ -1216,7 +1216,7 @@ private:
         static constexpr std::string_view kind_names[] = {"https", "scep"};
         static constexpr listener_kind kind_values[] = {listener_kind::https, listener_kind::scep};
         if (const auto v = read_enum(s, "kind", kind_names, kind_values,
-                                     "scep is the only plaintext kind (Apple exempts SCEP from ATS)"))
+                                     "scep is the only plaintext kind: Apple exempts SCEP from ATS"))
             l.kind = *v;
         const bool https = l.kind == listener_kind::https;
         // Keys that do not apply to this kind are errors, never silently ignored.
