@@ -395,7 +395,7 @@ listener_tls build_listener_tls(const config::listener& l, std::size_t index, di
                               kp + ": name \"" + n + "\" is also served by " +
                                   cert_key_path(index, certs[groups_built[g].certs.front()].index,
                                                 l.certificates[certs[groups_built[g].certs.front()].index], "cert"),
-                              "give each name one certificate (plus at most one of the other key type)");
+                              "give each name one certificate, plus at most one of the other key type");
                     }
                 }
             }

@@ -369,11 +369,11 @@ TEST_CASE("sni groups: grouping mistakes are config errors", "[unit][sni]") {
         {"a name in two groups",
          listener_of({{&ec_ab, {}}, {&ec_a, {at("b.example.test", 23)}}}),
          {"proxy.toml:23:9: listener[0].certificate[1].names: name \"b.example.test\" is also served by "
-          "listener[0].certificate[0].cert (give each name one certificate (plus at most one of the other key type))"}},
+          "listener[0].certificate[0].cert (give each name one certificate, plus at most one of the other key type)"}},
         {"names from the SAN clash too",
          listener_of({{&ec_ab, {}}, {&rsa_a, {}}}),
          {"proxy.toml:20:1: listener[0].certificate[1].names: name \"a.example.test\" is also served by "
-          "listener[0].certificate[0].cert (give each name one certificate (plus at most one of the other key type))"}},
+          "listener[0].certificate[0].cert (give each name one certificate, plus at most one of the other key type)"}},
         {"an ECDSA and an RSA certificate for the same names are fine", listener_of({{&rsa_a, {}}, {&ec_a, {}}}), {}},
         {"disjoint names are fine", listener_of({{&ec_a, {}}, {&ec_ab, {at("b.example.test", 23)}}}), {}},
     };
