@@ -3,6 +3,7 @@
 #include "proxy/http/request_parser.hpp"
 #include "proxy/http/response_parser.hpp"
 #include "proxy/http/rewrite.hpp"
+#include "proxy/downstream/exchange_buffers.hpp"
 #include "proxy/http/url_guard.hpp"
 #include "proxy/net/errc.hpp"
 #include "proxy/net/tls_stream.hpp"
@@ -39,8 +40,6 @@ using clock = std::chrono::steady_clock;
 constexpr auto linger_pause = std::chrono::seconds(2);
 constexpr auto linger_total = std::chrono::seconds(5);
 
-// One TLS record of plaintext: the read size on both sides and the coalescing size for writes.
-constexpr std::size_t io_buffer_size = 16 * 1024;
 constexpr std::size_t slot_main = 0;    // handshake, request head, response relay
 constexpr std::size_t slot_upload = 1;  // request body upload, concurrent with the response relay
 // Bytes of each plist/XML/JSON response body the plaintext URL guard scans.
@@ -210,6 +209,20 @@ private:
     net::awaitable<bool> flush_to_client(download_result& d);
     net::awaitable<bool> local_reply(const http::request_head* h, std::uint16_t status, bool close);
     net::awaitable<void> linger();
+    // The codec limits of this connection's snapshot.
+    http::limits limits() const noexcept {
+        http::limits lim;
+        lim.header_bytes = cfg().limits.header_bytes;
+        lim.header_count = cfg().limits.header_count;
+        lim.body_bytes = cfg().limits.body_bytes;
+        lim.response_header_bytes = cfg().limits.response_header_bytes;
+        return lim;
+    }
+    // Gives the request-time buffers back to the worker (nothing unread may be left in them).
+    void release_buffers() noexcept {
+        if (x_) w_.exchanges().release(std::move(x_));
+        rpos_ = rend_ = 0;
+    }
     void append_body(std::string& out, std::span<const http::body_span> spans, bool chunked);
     void log_access(const http::request_head* h, std::uint16_t status, std::uint64_t bytes, double upstream_ms);
 
@@ -226,24 +239,16 @@ private:
     const char* tls_version_ = "";
     const char* tls_cipher_ = "";
 
-    std::optional<http::request_parser> parser_;
-    std::optional<http::response_parser> rparser_;
-    std::unique_ptr<char[]> rbuf_;  // client -> atsgate
+    // Parsers and buffers, borrowed from the worker only while a request is in flight (null while
+    // idle). rpos_/rend_ and upos_/uend_ index the unread bytes of x_->rbuf / x_->ubuf.
+    std::unique_ptr<exchange_buffers> x_;
     std::size_t rpos_ = 0, rend_ = 0;
-    std::unique_ptr<char[]> ubuf_;  // upstream -> atsgate
     std::size_t upos_ = 0, uend_ = 0;
-    std::string out_;   // upstream request head (+ buffered body)
-    std::string cout_;  // client response head + coalesced body
-    std::string chunk_head_;
-    std::vector<asio::const_buffer> gather_;
-    std::string coalesce_;  // TLS upstreams: gathered pieces joined into one record
-    std::vector<std::string_view> own_hosts_;
 
     std::uint32_t requests_ = 0;
     std::string_view upstream_name_;        // of the current exchange, for logs
     std::string identity_;                 // client certificate in the configured header format
     std::string fingerprint_;              // SHA-256 of the client certificate (sticky routing)
-    http::url_guard guard_;
     bool guarding_ = false;
     config::duration response_timeout_{};  // of the current exchange's upstream
     clock::time_point request_start_{};
@@ -299,27 +304,24 @@ net::awaitable<void> connection::session() {
         ~unregister() { w.connections().remove(n); }
     } guard{w_, node_};
 
-    http::limits lim;
-    lim.header_bytes = cfg().limits.header_bytes;
-    lim.header_count = cfg().limits.header_count;
-    lim.body_bytes = cfg().limits.body_bytes;
-    lim.response_header_bytes = cfg().limits.response_header_bytes;
-    parser_.emplace(lim);
-    rparser_.emplace(lim);
-    rbuf_ = std::make_unique_for_overwrite<char[]>(io_buffer_size);
-
     bool first = true;
-    while (co_await serve_one(first)) first = false;
+    while (co_await serve_one(first)) {
+        first = false;
+        // Idle between requests: hand the buffers back unless a pipelined request is already in them.
+        if (rpos_ == rend_) release_buffers();
+    }
     if (linger_) co_await linger();
+    release_buffers();
     tls_.close();
 }
 
 net::awaitable<void> connection::linger() {
+    if (!x_) x_ = w_.exchanges().acquire(limits());
     tls_.shutdown_send();  // close_notify + FIN: the client knows the reply is complete
     const auto until = clock::now() + linger_total;
     for (auto now = clock::now(); now < until; now = clock::now()) {
         wd_.arm(slot_main, phase::client_body, std::min<clock::duration>(until - now, linger_pause), client_socket());
-        auto [ec, n] = co_await client_socket().async_read_some(asio::buffer(rbuf_.get(), io_buffer_size));
+        auto [ec, n] = co_await client_socket().async_read_some(asio::buffer(x_->rbuf.get(), io_buffer_size));
         wd_.disarm(slot_main);
         if (ec) break;  // the client closed, reset, was silent for linger_pause, or a drain cancelled it
     }
@@ -349,14 +351,25 @@ void connection::handshake_failed(const error_code& ec) {
 }
 
 net::awaitable<bool> connection::serve_one(bool first) {
-    auto& p = *parser_;
-    p.reset();
     request_start_ = clock::now();
     bool header_armed = false;
     if (first || rpos_ < rend_) {
         wd_.arm(slot_main, phase::request_header, timeouts().request_header, client_socket());
         header_armed = true;
     }
+    if (!x_) {
+        // Idle: wait for the next request's first byte without holding any buffer.
+        if (w_.draining()) co_return false;
+        if (!first) wd_.arm(slot_main, phase::keepalive, timeouts().keepalive, client_socket());
+        node_.idle = true;
+        const error_code wec = co_await tls_.wait_readable();
+        node_.idle = false;
+        if (wec) co_return false;
+        x_ = w_.exchanges().acquire(limits());
+        rpos_ = rend_ = 0;
+    }
+    auto& p = x_->req;
+    p.reset();
     for (;;) {
         if (rpos_ == rend_) {
             if (!p.started()) {
@@ -365,7 +378,7 @@ net::awaitable<bool> connection::serve_one(bool first) {
                 if (!first) wd_.arm(slot_main, phase::keepalive, timeouts().keepalive, client_socket());
                 node_.idle = true;
             }
-            auto [ec, n] = co_await tls_.read_some({rbuf_.get(), io_buffer_size});
+            auto [ec, n] = co_await tls_.read_some({x_->rbuf.get(), io_buffer_size});
             node_.idle = false;
             if (ec) {
                 if (p.started())
@@ -381,7 +394,7 @@ net::awaitable<bool> connection::serve_one(bool first) {
                 header_armed = true;
             }
         }
-        const auto r = p.feed({rbuf_.get() + rpos_, rend_ - rpos_});
+        const auto r = p.feed({x_->rbuf.get() + rpos_, rend_ - rpos_});
         rpos_ += r.consumed;
         if (r.event == http::parse_event::head_done) break;
         if (r.event == http::parse_event::error) {
@@ -420,7 +433,7 @@ net::awaitable<bool> connection::serve_one(bool first) {
         }
     }
 
-    out_.clear();
+    x_->out.clear();
     http::upstream_request_context uctx;
     uctx.client_ip = client_ip_;
     uctx.proto = tls_.plaintext() ? "http" : "https";
@@ -428,20 +441,20 @@ net::awaitable<bool> connection::serve_one(bool first) {
     uctx.content_length = h.content_length;
     uctx.identity_header = listener_cfg().client_cert_header;
     uctx.identity_value = identity_;
-    http::write_upstream_request(h, uctx, out_);
+    http::write_upstream_request(h, uctx, x_->out);
 
     // Whatever of the body is already buffered travels with the head in one write; if that is the
     // whole body, the request is "complete" and can be re-sent after a stale pooled connection.
     bool complete = false;
     for (;;) {
-        const auto r = p.feed({rbuf_.get() + rpos_, rend_ - rpos_});
+        const auto r = p.feed({x_->rbuf.get() + rpos_, rend_ - rpos_});
         rpos_ += r.consumed;
         if (r.event == http::parse_event::body) {
-            append_body(out_, p.body_spans(), h.body == http::framing::chunked);
+            append_body(x_->out, p.body_spans(), h.body == http::framing::chunked);
             continue;
         }
         if (r.event == http::parse_event::message_done) {
-            if (h.body == http::framing::chunked) out_ += http::last_chunk;
+            if (h.body == http::framing::chunked) x_->out += http::last_chunk;
             complete = true;
             break;
         }
@@ -512,7 +525,7 @@ net::awaitable<bool> connection::exchange(const http::request_head& h, std::size
 
         const auto sent_at = clock::now();
         wd_.arm(slot_main, phase::upstream_send, timeouts().body, up->socket());
-        const error_code wec = co_await up->write_all(out_);
+        const error_code wec = co_await up->write_all(x_->out);
         wd_.disarm(slot_main);
         if (wec) {
             if (up.reused() && !stale_retry_used && may_retry) {
@@ -577,7 +590,7 @@ net::awaitable<bool> connection::exchange(const http::request_head& h, std::size
 }
 
 net::awaitable<upload_result> connection::upload(const http::request_head& h, upstream::lease& up) {
-    auto& p = *parser_;
+    auto& p = x_->req;
     const bool chunked = h.body == http::framing::chunked;
     upload_result res;
     auto fail = [&](failure f) {
@@ -592,7 +605,7 @@ net::awaitable<upload_result> connection::upload(const http::request_head& h, up
     for (;;) {
         if (need_input) {
             wd_.arm(slot_upload, phase::client_body, timeouts().body, client_socket());
-            auto [ec, n] = co_await tls_.read_some({rbuf_.get(), io_buffer_size});
+            auto [ec, n] = co_await tls_.read_some({x_->rbuf.get(), io_buffer_size});
             wd_.disarm(slot_upload);
             if (ec) {
                 if (download_done_) co_return fail(failure::cancelled);
@@ -603,23 +616,23 @@ net::awaitable<upload_result> connection::upload(const http::request_head& h, up
             rpos_ = 0;
             rend_ = n;
         }
-        const auto r = p.feed({rbuf_.get() + rpos_, rend_ - rpos_});
+        const auto r = p.feed({x_->rbuf.get() + rpos_, rend_ - rpos_});
         need_input = r.event == http::parse_event::need_more;
         switch (r.event) {
             case http::parse_event::body: {
                 const auto spans = p.body_spans();
                 std::size_t total = 0;
                 for (const auto& s : spans) total += s.size();
-                gather_.clear();
-                chunk_head_.clear();
+                x_->gather.clear();
+                x_->chunk_head.clear();
                 if (chunked && total > 0) {
-                    http::append_chunk_header(total, chunk_head_);
-                    gather_.push_back(asio::buffer(chunk_head_));
+                    http::append_chunk_header(total, x_->chunk_head);
+                    x_->gather.push_back(asio::buffer(x_->chunk_head));
                 }
-                for (const auto& s : spans) gather_.push_back(asio::buffer(s.data(), s.size()));
-                if (chunked && total > 0) gather_.push_back(asio::buffer(http::chunk_trailer));
+                for (const auto& s : spans) x_->gather.push_back(asio::buffer(s.data(), s.size()));
+                if (chunked && total > 0) x_->gather.push_back(asio::buffer(http::chunk_trailer));
                 wd_.arm(slot_upload, phase::upstream_send, timeouts().body, up->socket());
-                const error_code wec = co_await up->write_all(gather_, coalesce_);
+                const error_code wec = co_await up->write_all(x_->gather, x_->coalesce);
                 wd_.disarm(slot_upload);
                 rpos_ += r.consumed;  // the spans pointed into rbuf_: consume only after writing
                 if (wec) co_return fail(download_done_ ? failure::cancelled : failure::upstream_io);
@@ -651,9 +664,9 @@ net::awaitable<upload_result> connection::upload(const http::request_head& h, up
 }
 
 net::awaitable<bool> connection::flush_to_client(download_result& d) {
-    if (cout_.empty()) co_return true;
+    if (x_->cout.empty()) co_return true;
     wd_.arm(slot_main, phase::client_body, timeouts().body, client_socket());
-    const error_code ec = co_await tls_.write_all(cout_);
+    const error_code ec = co_await tls_.write_all(x_->cout);
     wd_.disarm(slot_main);
     if (ec) {
         spdlog::debug("client {}:{}: response write failed: {}", client_ip_, client_port_,
@@ -662,20 +675,19 @@ net::awaitable<bool> connection::flush_to_client(download_result& d) {
         co_return false;
     }
     d.head_flushed = true;
-    cout_.clear();
+    x_->cout.clear();
     co_return true;
 }
 
 net::awaitable<download_result> connection::download(const http::request_head& h, upstream::lease& up) {
-    auto& rp = *rparser_;
+    auto& rp = x_->resp;
     auto& st = w_.counters();
     rp.reset(h.method);
-    cout_.clear();
-    if (!ubuf_) ubuf_ = std::make_unique_for_overwrite<char[]>(io_buffer_size);
+    x_->cout.clear();
     upos_ = uend_ = 0;
     download_result d;
     http::framing client_framing = http::framing::none;
-    bool committed = false;  // the client response head is in cout_ (or already sent)
+    bool committed = false;  // the client response head is in x_->cout (or already sent)
 
     auto finish = [&](download_result& r) {
         download_done_ = true;
@@ -694,9 +706,9 @@ net::awaitable<download_result> connection::download(const http::request_head& h
         http::response_parser::result r;
         if (need_input) {
             // Hand what we have to the client before waiting on the backend again.
-            if (committed && !cout_.empty() && !co_await flush_to_client(d)) co_return finish(d);
+            if (committed && !x_->cout.empty() && !co_await flush_to_client(d)) co_return finish(d);
             wd_.arm(slot_main, phase::upstream_response, response_timeout_, up->socket());
-            auto [ec, n] = co_await up->read_some({ubuf_.get(), io_buffer_size});
+            auto [ec, n] = co_await up->read_some({x_->ubuf.get(), io_buffer_size});
             wd_.disarm(slot_main);
             // A legacy backend closing TLS without close_notify ends a close-delimited body like a FIN.
             if (ec == asio::error::eof || ec == net::errc::truncated) {
@@ -715,11 +727,11 @@ net::awaitable<download_result> connection::download(const http::request_head& h
             } else {
                 upos_ = 0;
                 uend_ = n;
-                r = rp.feed({ubuf_.get(), n});
+                r = rp.feed({x_->ubuf.get(), n});
                 upos_ += r.consumed;
             }
         } else {
-            r = rp.feed({ubuf_.get() + upos_, uend_ - upos_});
+            r = rp.feed({x_->ubuf.get() + upos_, uend_ - upos_});
             upos_ += r.consumed;
         }
         need_input = r.event == http::parse_event::need_more;
@@ -768,19 +780,19 @@ net::awaitable<download_result> connection::download(const http::request_head& h
                                 client_framing != http::framing::until_close && (limit == 0 || requests_ < limit);
                 cctx.keep_alive = d.keep_client;
                 cctx.request_host = h.host;
-                own_hosts_.clear();
+                x_->own_hosts.clear();
                 if (!h.host.empty()) {
-                    own_hosts_.push_back(h.host);
+                    x_->own_hosts.push_back(h.host);
                     const auto bare = host_without_port(h.host);
-                    if (bare.size() != h.host.size()) own_hosts_.push_back(bare);
+                    if (bare.size() != h.host.size()) x_->own_hosts.push_back(bare);
                 }
-                for (const auto& oh : snap_->listeners[listener_].own_hosts) own_hosts_.push_back(oh);
-                cctx.own_hosts = own_hosts_;
-                const auto rw = http::write_client_response(rh, cctx, cout_);
+                for (const auto& oh : snap_->listeners[listener_].own_hosts) x_->own_hosts.push_back(oh);
+                cctx.own_hosts = x_->own_hosts;
+                const auto rw = http::write_client_response(rh, cctx, x_->cout);
                 guarding_ = false;
                 if (auto ct = http::find_header(rh.headers, "content-type"); ct && http::url_guard::applies(*ct)) {
                     guarding_ = true;
-                    guard_.reset(url_guard_budget);
+                    x_->guard.reset(url_guard_budget);
                 }
                 if (rw.location_rewritten) {
                     stats::inc(st.location_rewrites);
@@ -798,11 +810,11 @@ net::awaitable<download_result> connection::download(const http::request_head& h
             case http::parse_event::body: {
                 std::size_t total = 0;
                 for (const auto& s : rp.body_spans()) total += s.size();
-                append_body(cout_, rp.body_spans(), client_framing == http::framing::chunked);
+                append_body(x_->cout, rp.body_spans(), client_framing == http::framing::chunked);
                 if (guarding_)
-                    for (const auto& sp : rp.body_spans()) guard_.feed(sp);
+                    for (const auto& sp : rp.body_spans()) x_->guard.feed(sp);
                 stats::inc(st.bytes_to_clients, total);
-                if (cout_.size() >= io_buffer_size && !co_await flush_to_client(d)) co_return finish(d);
+                if (x_->cout.size() >= io_buffer_size && !co_await flush_to_client(d)) co_return finish(d);
                 break;
             }
             case http::parse_event::message_done: {
@@ -810,15 +822,15 @@ net::awaitable<download_result> connection::download(const http::request_head& h
                     rp.next_response();
                     break;
                 }
-                if (client_framing == http::framing::chunked) cout_ += http::last_chunk;
+                if (client_framing == http::framing::chunked) x_->cout += http::last_chunk;
                 if (guarding_) {
-                    guard_.finish();
-                    if (guard_.plaintext() > 0) {
+                    x_->guard.finish();
+                    if (x_->guard.plaintext() > 0) {
                         // Detection only: the body (possibly a signed profile) is relayed untouched.
-                        stats::inc(st.plaintext_urls, guard_.plaintext());
+                        stats::inc(st.plaintext_urls, x_->guard.plaintext());
                         spdlog::warn("plaintext URL guard: {} http:// URL(s) in the response to {} {} (first: {}); devices "
                                      "will refuse them under ATS",
-                                     guard_.plaintext(), h.method, h.target, guard_.first());
+                                     x_->guard.plaintext(), h.method, h.target, x_->guard.first());
                     }
                 }
                 if (!co_await flush_to_client(d)) co_return finish(d);
@@ -831,7 +843,7 @@ net::awaitable<download_result> connection::download(const http::request_head& h
                 spdlog::warn("upstream {} sent a bad response to {} {}: {} ({})", upstream_name_, h.method, h.target, http::make_error_code(rp.error()).message(), rp.error_reason());
                 d.fail = rp.started() ? failure::bad_response : failure::upstream_io;
                 d.retryable = !rp.started() && !d.head_flushed;
-                if (!d.head_flushed) cout_.clear();
+                if (!d.head_flushed) x_->cout.clear();
                 co_return finish(d);
             }
         }
@@ -841,25 +853,25 @@ net::awaitable<download_result> connection::download(const http::request_head& h
 net::awaitable<bool> connection::reply(const http::request_head* h, std::uint16_t status, bool close,
                                         std::string_view content_type, std::string_view body, std::string_view location) {
     close = close || w_.draining();
-    cout_.clear();
-    cout_ += "HTTP/1.1 ";
-    cout_ += std::to_string(status);
-    cout_ += ' ';
-    cout_ += http::reason_phrase(status);
-    cout_ += "\r\nContent-Type: ";
-    cout_ += content_type;
-    cout_ += "\r\nContent-Length: ";
-    cout_ += std::to_string(body.size());
+    x_->cout.clear();
+    x_->cout += "HTTP/1.1 ";
+    x_->cout += std::to_string(status);
+    x_->cout += ' ';
+    x_->cout += http::reason_phrase(status);
+    x_->cout += "\r\nContent-Type: ";
+    x_->cout += content_type;
+    x_->cout += "\r\nContent-Length: ";
+    x_->cout += std::to_string(body.size());
     if (!location.empty()) {
-        cout_ += "\r\nLocation: ";
-        cout_ += location;
+        x_->cout += "\r\nLocation: ";
+        x_->cout += location;
     }
-    cout_ += close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n";
-    if (h == nullptr || h->method != "HEAD") cout_ += body;
+    x_->cout += close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n";
+    if (h == nullptr || h->method != "HEAD") x_->cout += body;
     wd_.arm(slot_main, phase::client_body, timeouts().body, client_socket());
-    const error_code ec = co_await tls_.write_all(cout_);
+    const error_code ec = co_await tls_.write_all(x_->cout);
     wd_.disarm(slot_main);
-    cout_.clear();
+    x_->cout.clear();
     log_access(h, status, body.size(), 0);
     if (close && !ec) linger_ = true;
     co_return !ec && !close;
@@ -867,12 +879,12 @@ net::awaitable<bool> connection::reply(const http::request_head* h, std::uint16_
 
 net::awaitable<bool> connection::local_reply(const http::request_head* h, std::uint16_t status, bool close) {
     close = close || w_.draining();
-    cout_.clear();
-    http::write_local_response(status, close, cout_);
+    x_->cout.clear();
+    http::write_local_response(status, close, x_->cout);
     wd_.arm(slot_main, phase::client_body, timeouts().body, client_socket());
-    const error_code ec = co_await tls_.write_all(cout_);
+    const error_code ec = co_await tls_.write_all(x_->cout);
     wd_.disarm(slot_main);
-    cout_.clear();
+    x_->cout.clear();
     log_access(h, status, 0, upstream_ms_);
     if (close && !ec) linger_ = true;  // the client may still be sending (a refused body, pipelined requests)
     co_return !ec && !close;

@@ -2,6 +2,7 @@
 // What a client connection needs from the worker thread that accepted it. Owned by the worker
 // (proxy/server); a connection holds a reference for its whole life and never leaves the thread.
 
+#include "proxy/downstream/exchange_buffers.hpp"
 #include "proxy/downstream/registry.hpp"
 #include "proxy/downstream/stats.hpp"
 #include "proxy/net/asio.hpp"
@@ -42,6 +43,9 @@ public:
         registry_.cancel_idle();
         for (auto& [key, p] : pools_) p->close_idle();
     }
+
+    // Request-time memory (parsers, I/O windows), lent to connections while a request is in flight.
+    exchange_pool& exchanges() noexcept { return exchanges_; }
 
     // A fast per-worker random number (xorshift64*), for weighted splits. Not for cryptography.
     std::uint64_t random() noexcept {
@@ -106,6 +110,7 @@ private:
     spdlog::logger* access_log_ = nullptr;
     bool draining_ = false;
     std::uint64_t rng_;
+    exchange_pool exchanges_;
     std::unordered_map<std::string, std::unique_ptr<upstream::pool>> pools_;
     // Balancers of older generations are kept until the worker sees a newer one: a connection that
     // pinned an old snapshot just gets a fresh balancer for it (its weights).

@@ -20,6 +20,14 @@ struct request_parser::impl final : detail::parser_core {
         head_.headers.reserve(l.header_count);
     }
 
+    void restart_all() noexcept {
+        restart();
+        auto headers = std::move(head_.headers);
+        headers.clear();
+        head_ = request_head{};
+        head_.headers = std::move(headers);
+    }
+
     void reset() noexcept {
         if (phase_ == phase::failed) return;  // sticky: the connection must be closed
         const bool at_boundary = phase_ == phase::done || message_complete_pending() ||
@@ -146,6 +154,7 @@ request_parser::request_parser(const limits& l) : impl_(std::make_unique<impl>(l
 request_parser::~request_parser() = default;
 
 void request_parser::reset() noexcept { impl_->reset(); }
+void request_parser::restart() noexcept { impl_->restart_all(); }
 
 request_parser::result request_parser::feed(std::span<const char> input) noexcept {
     const auto r = impl_->feed(input);

@@ -43,6 +43,9 @@ public:
     // clear it (the connection must be closed). reset() in the middle of a request fails the
     // parser with bad_request, since the start of the next request cannot be known.
     void reset() noexcept;
+    // Starts afresh for another connection (a pooled parser changing hands): clears everything,
+    // a sticky error and a half-parsed message included. Keeps allocated storage.
+    void restart() noexcept;
 
     struct result {
         std::size_t consumed = 0;  // input bytes used; never more than input.size()

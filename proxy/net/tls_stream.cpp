@@ -104,6 +104,12 @@ awaitable<std::tuple<error_code, std::size_t>> tls_stream::read_some(std::span<c
     }
 }
 
+awaitable<error_code> tls_stream::wait_readable() {
+    if (ssl_ && SSL_has_pending(ssl_.get()) == 1) co_return error_code{};
+    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read);
+    co_return ec;
+}
+
 awaitable<error_code> tls_stream::write_all(std::span<const char> data) {
     if (plain_) {
         auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()), token);

@@ -45,6 +45,11 @@ public:
     // errc::truncated on a TCP close without close_notify, errc::tls_protocol_error, socket errors.
     awaitable<std::tuple<error_code, std::size_t>> read_some(std::span<char> into);
 
+    // Completes when application data may be readable (bytes buffered in OpenSSL or on the socket)
+    // without needing a buffer, so idle connections hold none. Errors: socket errors
+    // (operation_aborted when cancelled).
+    awaitable<error_code> wait_readable();
+
     // Writes all of `data` (one or more TLS records). Errors as read_some.
     awaitable<error_code> write_all(std::span<const char> data);
 

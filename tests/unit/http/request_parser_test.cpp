@@ -544,3 +544,28 @@ TEST_CASE("request_parser: mutated corpus gives the same outcome at any split", 
         }
     }
 }
+
+TEST_CASE("request_parser: restart() clears a sticky error and a half-parsed request", "[http][request]") {
+    request_parser p{limits{}};
+    p.reset();
+    const std::string bad = "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    REQUIRE(p.feed(bad).event == parse_event::error);
+    p.reset();  // sticky: still failed
+    CHECK(p.feed(std::string_view("GET / HTTP/1.1\r\nHost: a\r\n\r\n")).event == parse_event::error);
+
+    p.restart();  // a pooled parser handed to the next connection
+    const std::string good = "GET /next HTTP/1.1\r\nHost: b\r\n\r\n";
+    const auto r = p.feed(good);
+    REQUIRE(r.event == parse_event::head_done);
+    CHECK(p.head().target == "/next");
+    CHECK(p.head().host == "b");
+
+    // Abandoned mid-body: restart() starts at a request boundary again.
+    request_parser q{limits{}};
+    q.reset();
+    REQUIRE(q.feed(std::string_view("PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12")).event ==
+            parse_event::head_done);
+    q.restart();
+    REQUIRE(q.feed(good).event == parse_event::head_done);
+    CHECK(q.head().target == "/next");
+}
