@@ -115,9 +115,8 @@ constexpr std::string_view ats_version_hint = "ATS: TLS 1.2+";
 // ---- Rendering values in messages. ----------------------------------------------------------
 
 // `s` in double quotes with TOML-style escapes; long values are cut so a pasted certificate does
-// not flood the log.
-std::string quote(std::string_view s) {
-    constexpr std::size_t max_shown = 80;
+// not flood the log. File paths use quote_path(): a cut path names no file.
+std::string quote(std::string_view s, std::size_t max_shown = 80) {
     std::string out = "\"";
     std::size_t shown = 0;
     for (char c : s) {
@@ -145,6 +144,9 @@ std::string quote(std::string_view s) {
     out += '"';
     return out;
 }
+
+// A file path in double quotes, escaped like quote() but never cut.
+std::string quote_path(std::string_view path) { return quote(path, std::string_view::npos); }
 
 // toml++'s error descriptions may quote raw input ("saw 'fals\n'"): escape control characters so
 // one diagnostic stays one line.
@@ -468,7 +470,7 @@ private:
         if (p.is_relative()) p = base_dir_ / p;
         std::string abs = p.lexically_normal().string();
         if (const auto reason = unreadable_reason(abs)) {
-            error(pos(v->source()), s.key(key), s.key(key) + ": cannot read " + quote(abs) + ": " + *reason);
+            error(pos(v->source()), s.key(key), s.key(key) + ": cannot read " + quote_path(abs) + ": " + *reason);
             return std::nullopt;
         }
         return abs;
@@ -590,7 +592,7 @@ private:
                                                std::size_t limit) {
         std::FILE* f = std::fopen(abs.c_str(), "rb");
         if (f == nullptr) {
-            error(file_pos(), s.key(key), s.key(key) + ": cannot read " + quote(abs));
+            error(file_pos(), s.key(key), s.key(key) + ": cannot read " + quote_path(abs));
             return std::nullopt;
         }
         std::string out;
@@ -601,7 +603,7 @@ private:
         if (out.size() > limit) {
             const auto* n = s.table.get(key);
             error(n != nullptr ? pos(n->source()) : s.where, s.key(key),
-                  s.key(key) + ": " + quote(abs) + " is larger than " + detail::format_size(limit));
+                  s.key(key) + ": " + quote_path(abs) + " is larger than " + detail::format_size(limit));
             return std::nullopt;
         }
         return out;
@@ -1147,7 +1149,7 @@ private:
         if ((sr.status == 204 || sr.status == 304) && !sr.body.empty()) {
             const std::string_view k = body ? "static_body" : "static_file";
             error(pos(s.table.get(k)->source()), s.key(k),
-                  (body ? s.key(k) : s.key(k) + ": " + quote(file_path)) + " is not empty, but a " +
+                  (body ? s.key(k) : s.key(k) + ": " + quote_path(file_path)) + " is not empty, but a " +
                       std::to_string(sr.status) + " response has no body",
                   "drop the body, or use 200");
         }
@@ -1472,7 +1474,7 @@ private:
                           s.key("token") + " must be " + std::string(shape), "generate one with: openssl rand -hex 24");
                 else
                     error(pos(token_node->source()), s.key("token_file"),
-                          s.key("token_file") + ": " + quote(token_path) + " must hold " + std::string(shape),
+                          s.key("token_file") + ": " + quote_path(token_path) + " must hold " + std::string(shape),
                           "a trailing newline is ignored; generate one with: openssl rand -hex 24 > " + token_path);
             } else {
                 a.token = std::move(*token);
@@ -1558,7 +1560,7 @@ load_result load_file(const std::string& path) {
     if (reason) {
         load_result r;
         r.diags.push_back(diagnostic{severity::error, source_pos{path, 0, 0}, {},
-                                     "cannot read " + quote(path) + ": " + *reason, {}});
+                                     "cannot read " + quote_path(path) + ": " + *reason, {}});
         return r;
     }
     return load_string(text, path);

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -604,5 +605,35 @@ TEST_CASE("config: static replies and token files have size limits", "[config][l
         REQUIRE(result.value);
         REQUIRE(result.value->listeners[0].routes.at(0).static_reply);
         CHECK(result.value->listeners[0].routes[0].static_reply->body == at_limit);
+    }
+}
+
+TEST_CASE("config: file paths in diagnostics are never cut", "[config][loader]") {
+    // Values are cut after 80 characters in messages (a pasted certificate must not flood the log),
+    // but a cut path names no file: a deep checkout or /etc/atsgate/... tree must stay readable.
+    const temp_dir dir;
+    const fs::path deep = dir.path / std::string(40, 'd') / std::string(40, 'e') / "etc";
+    fs::create_directories(deep);
+    const std::string config_path = (deep / "proxy.toml").string();
+    const std::string cert = (deep / "certs/mdm.pem").string();
+    REQUIRE(cert.size() > 100);
+
+    SECTION("an unreadable certificate") {
+        const auto r = cfg::load_string(minimal_body, config_path);
+        REQUIRE_FALSE(r.diags.empty());
+        CHECK(r.diags[0].message == "listener[0].cert: cannot read \"" + cert + "\": No such file or directory");
+    }
+    SECTION("an unreadable config file") {
+        const auto r = cfg::load_file(config_path);
+        REQUIRE(r.diags.size() == 1);
+        CHECK(r.diags[0].message == "cannot read \"" + config_path + "\": No such file or directory");
+    }
+    SECTION("a value that is not a path is still cut") {
+        const std::string long_name(100, 'n');
+        const auto r = cfg::load_string("[[listener]]\nname = \"" + long_name + "\"\n", config_path);
+        const auto name = std::find_if(r.diags.begin(), r.diags.end(),
+                                       [](const cfg::diagnostic& d) { return d.key_path == "listener[0].name"; });
+        REQUIRE(name != r.diags.end());
+        CHECK(name->message == "listener[0].name is \"" + std::string(80, 'n') + "...\", must match [A-Za-z0-9_.-]{1,64}");
     }
 }
