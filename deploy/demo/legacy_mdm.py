@@ -17,20 +17,29 @@ backend. Endpoints:
   GET  /slow?ms=N            waits N ms, then 200 "slow"
   GET  /close                HTTP/1.0-style body delimited by closing the connection
   GET  /status/N             empty response with status N
+  GET/POST /scep?operation=OP SCEP stand-in: GetCACaps -> capabilities (text/plain); any other
+                             operation -> the request head as JSON, like /headers
+  GET  /plist?url=URL        an XML plist (application/xml) whose ServerURL string is URL
+  GET  /health               200 "up" while healthy, 503 "down" after /health/down
+  GET  /health/down|up       switches what /health answers (for health-check tests)
 
 Every request line it receives is appended to --log (if given), so tests can prove that a
-refused request never reached the backend.
+refused request never reached the backend. With --name NAME every response carries
+"X-Backend: NAME", so tests running several backends can tell which one answered. With
+--tls-cert/--tls-key it serves HTTPS instead (an https:// upstream member; TLS 1.2+).
 """
 
 import argparse
 import hashlib
 import json
 import socketserver
+import ssl
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
 
 PATTERN = bytes(range(256)) * 256  # 64 KiB, repeated for /bytes/N
 
@@ -78,6 +87,17 @@ PROFILE = b"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+PLIST_WITH_URL = b"""<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+  <key>ServerURL</key>
+  <string>@URL@</string>
+</dict>
+</plist>
+"""
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "LegacyMDM/1.0"
@@ -85,6 +105,18 @@ class Handler(BaseHTTPRequestHandler):
     log_lock = threading.Lock()
 
     # -- plumbing ------------------------------------------------------------------------------
+    def setup(self):
+        # TLS: the handshake runs here, on the request's own thread, so a slow or broken client
+        # never blocks the accept loop.
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+        super().setup()
+
+    def end_headers(self):
+        if self.server.name:
+            self.send_header("X-Backend", self.server.name)
+        super().end_headers()
+
     def log_message(self, fmt, *args):  # quiet unless --verbose
         if self.server.verbose:
             sys.stderr.write("legacy-mdm: " + (fmt % args) + "\n")
@@ -157,7 +189,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, body, self.headers.get("Content-Type", "application/octet-stream"))
         if path.startswith("/bytes/"):
             return self.send_bytes(int(path[len("/bytes/"):]), query.get("chunked") == ["1"])
-        if path == "/headers":
+        if path == "/scep" and query.get("operation") == ["GetCACaps"]:
+            return self.reply(200, b"POSTPKIOperation\nSHA-256\nAES\n")
+        if path == "/headers" or (path == "/scep" and "operation" in query):
             doc = {"method": self.command, "target": self.path, "headers": [[k, v] for k, v in self.headers.items()],
                    "body_length": len(body)}
             return self.reply(200, json.dumps(doc).encode(), "application/json")
@@ -176,6 +210,16 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if path.startswith("/status/"):
             return self.reply(int(path[len("/status/"):]), b"")
+        if path == "/plist":
+            url = escape(query.get("url", ["http://example.com/"])[0])
+            doc = PLIST_WITH_URL.replace(b"@URL@", url.encode())
+            return self.reply(200, doc, "application/xml")
+        if path == "/health":
+            up = self.server.healthy
+            return self.reply(200 if up else 503, b"up\n" if up else b"down\n")
+        if path in ("/health/down", "/health/up"):
+            self.server.healthy = path == "/health/up"
+            return self.reply(200, b"ok\n")
         return self.reply(404, b"not found\n")
 
     def send_bytes(self, n, chunked):
@@ -205,6 +249,13 @@ class Handler(BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls = None  # ssl.SSLContext when serving HTTPS
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
 
 
 def main():
@@ -213,11 +264,23 @@ def main():
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--log", help="append every request line to this file")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--name", default="", help="send X-Backend: NAME with every response")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM chain (needs --tls-key)")
+    ap.add_argument("--tls-key", help="PEM private key for --tls-cert")
     args = ap.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
     srv = Server((args.address, args.port), Handler)
     srv.request_log = args.log
     srv.verbose = args.verbose
-    print(f"legacy-mdm: listening on http://{args.address}:{srv.server_address[1]}", flush=True)
+    srv.name = args.name
+    srv.healthy = True
+    if args.tls_cert:
+        srv.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        srv.tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        srv.tls.load_cert_chain(args.tls_cert, args.tls_key)
+    scheme = "https" if srv.tls else "http"
+    print(f"legacy-mdm: listening on {scheme}://{args.address}:{srv.server_address[1]}", flush=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

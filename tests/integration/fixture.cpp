@@ -548,18 +548,25 @@ std::string to_toml(const config_spec& c) {
     for (const auto& l : c.listeners) {
         t += "\n[[listener]]\n";
         t += "name = " + toml_string(l.name) + "\n";
+        if (l.kind != "https") t += "kind = " + toml_string(l.kind) + "\n";
         t += "address = \"127.0.0.1\"\n";
         t += "port = " + std::to_string(l.port) + "\n";
-        t += "cert = " + toml_string(l.cert.string()) + "\n";
-        t += "key = " + toml_string(l.key.string()) + "\n";
-        if (!l.trust.empty()) t += "trust = " + toml_string(l.trust.string()) + "\n";
-        if (!l.server_name.empty()) t += "server_name = " + toml_string(l.server_name) + "\n";
-        t += "upstream = \"legacy\"\n";
+        if (l.kind == "https") {
+            if (!l.cert.empty()) t += "cert = " + toml_string(l.cert.string()) + "\n";
+            if (!l.key.empty()) t += "key = " + toml_string(l.key.string()) + "\n";
+            if (!l.trust.empty()) t += "trust = " + toml_string(l.trust.string()) + "\n";
+            if (!l.server_name.empty()) t += "server_name = " + toml_string(l.server_name) + "\n";
+        }
+        if (!l.upstream.empty()) t += "upstream = " + toml_string(l.upstream) + "\n";
         if (!l.extra.empty()) t += l.extra + "\n";
     }
     t += "\n[[upstream]]\nname = \"legacy\"\nurl = " + toml_string(c.upstream_url) + "\n";
     if (!c.upstream_extra.empty()) t += c.upstream_extra + "\n";
-    if (c.admin) t += "\n[admin]\naddress = \"127.0.0.1\"\nport = " + std::to_string(c.admin_port) + "\n";
+    if (c.admin) {
+        t += "\n[admin]\naddress = \"127.0.0.1\"\nport = " + std::to_string(c.admin_port) + "\n";
+        if (!c.admin_token.empty()) t += "token = " + toml_string(c.admin_token) + "\n";
+    }
+    if (!c.extra.empty()) t += "\n" + c.extra + "\n";
     return t;
 }
 
@@ -606,7 +613,8 @@ config_spec test_env::default_config(const std::string& upstream_url) const {
 
 // ---- the demo backend ----------------------------------------------------------------------------
 
-backend::backend(const test_env& env, const std::string& name) : log_(env.path(name + "-requests.log")) {
+backend::backend(const test_env& env, const std::string& name, const std::optional<cert_files>& tls)
+    : name_(name), tls_(tls.has_value()), log_(env.path(name + "-requests.log")) {
     constexpr int attempts = 5;
     for (int attempt = 1;; ++attempt) {
         port_ = free_port();
@@ -614,9 +622,10 @@ backend::backend(const test_env& env, const std::string& name) : log_(env.path(n
         o.stdout_path = env.path(name + ".out");
         o.stderr_path = env.path(name + ".err");
         o.env = {{"PYTHONUNBUFFERED", "1"}};
-        proc_ = process({"python3", backend_script().string(), "--address", "127.0.0.1", "--port",
-                         std::to_string(port_), "--log", log_.string()},
-                        o);
+        std::vector<std::string> argv = {"python3", backend_script().string(), "--address", "127.0.0.1", "--port",
+                                         std::to_string(port_), "--log", log_.string(), "--name", name};
+        if (tls) argv.insert(argv.end(), {"--tls-cert", tls->cert.string(), "--tls-key", tls->key.string()});
+        proc_ = process(argv, o);
         try {
             wait_for_port(port_, deadline_after(20s), proc_, "backend (legacy_mdm.py)");
             return;
@@ -625,6 +634,11 @@ backend::backend(const test_env& env, const std::string& name) : log_(env.path(n
             if (!lost_race || attempt == attempts) throw;
         }
     }
+}
+
+std::string backend::get(std::string_view target) const {
+    if (tls_) fail("backend::get: " + name_ + " serves HTTPS");
+    return http_get(port_, target);
 }
 
 std::vector<std::string> backend::request_lines() const {
@@ -698,8 +712,14 @@ std::string proxy::url(std::string_view path, std::size_t listener) const {
     return "https://127.0.0.1:" + std::to_string(port(listener)) + std::string(path);
 }
 
+std::string proxy::admin(std::string_view method, std::string_view target, bool with_token) const {
+    std::string auth;
+    if (with_token && !spec_.admin_token.empty()) auth = "Authorization: Bearer " + spec_.admin_token + "\r\n";
+    return http_request(spec_.admin_port, method, target, auth);
+}
+
 metrics proxy::scrape() const {
-    const std::string resp = http_get(spec_.admin_port, "/metrics");
+    const std::string resp = admin("GET", "/metrics");
     if (status_of(resp) != 200) fail("GET /metrics: " + status_line(resp));
     metrics m;
     std::istringstream in(resp.substr(resp.find("\r\n\r\n") + 4));
@@ -719,10 +739,17 @@ std::uint64_t proxy::wait_for_counter(std::string_view series, std::uint64_t at_
 }
 
 std::string http_get(std::uint16_t port, std::string_view target, milliseconds timeout) {
+    return http_request(port, "GET", target, {}, timeout);
+}
+
+std::string http_request(std::uint16_t port, std::string_view method, std::string_view target,
+                         std::string_view extra_headers, milliseconds timeout) {
     const auto deadline = deadline_after(timeout);
     fd_guard s{tcp_connect(port, deadline)};
     if (s.fd < 0) fail("connect 127.0.0.1:" + std::to_string(port) + ": " + errno_text(errno));
-    const std::string req = "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    std::string req = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (method != "GET" && method != "HEAD") req += "Content-Length: 0\r\n";
+    req += std::string(extra_headers) + "Connection: close\r\n\r\n";
     set_io_timeout(s.fd, remaining(deadline));
     if (::send(s.fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
         fail("send to 127.0.0.1:" + std::to_string(port) + ": " + errno_text(errno));
@@ -789,6 +816,9 @@ tls_client::tls_client(tls_client_options opts) : opts_(std::move(opts)) {
     if (ok && !opts_.ciphersuites.empty()) ok = SSL_CTX_set_ciphersuites(c, opts_.ciphersuites.c_str()) == 1;
     if (ok && !opts_.groups.empty()) ok = SSL_CTX_set1_groups_list(c, opts_.groups.c_str()) == 1;
     if (ok && !opts_.ca_file.empty()) ok = SSL_CTX_load_verify_locations(c, opts_.ca_file.c_str(), nullptr) == 1;
+    if (ok && !opts_.sigalgs.empty()) ok = SSL_CTX_set1_sigalgs_list(c, opts_.sigalgs.c_str()) == 1;
+    if (ok && !opts_.cert_file.empty()) ok = SSL_CTX_use_certificate_chain_file(c, opts_.cert_file.c_str()) == 1;
+    if (ok && !opts_.key_file.empty()) ok = SSL_CTX_use_PrivateKey_file(c, opts_.key_file.c_str(), SSL_FILETYPE_PEM) == 1;
     if (!ok) fail("tls_client: bad options: " + ssl_errors());
     if (opts_.no_ems) SSL_CTX_set_options(c, SSL_OP_NO_EXTENDED_MASTER_SECRET);
     SSL_CTX_set_verify(c, opts_.ca_file.empty() ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
@@ -816,7 +846,13 @@ tls_client::handshake_result tls_client::connect(std::uint16_t port) {
     SSL_set_app_data(s, &alert_);
     SSL_set_fd(s, fd_);
     if (!opts_.sni.empty()) SSL_set_tlsext_host_name(s, opts_.sni.c_str());
-    if (!opts_.ca_file.empty()) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), "127.0.0.1");
+    if (opts_.session != nullptr && SSL_set_session(s, opts_.session) != 1) fail("SSL_set_session: " + ssl_errors());
+    if (!opts_.ca_file.empty()) {
+        if (opts_.sni.empty())
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), "127.0.0.1");
+        else
+            X509_VERIFY_PARAM_set1_host(SSL_get0_param(s), opts_.sni.c_str(), 0);
+    }
     ERR_clear_error();
     const int rc = SSL_connect(s);
     res.alert = alert_;
@@ -916,6 +952,24 @@ tls_client::read_result tls_client::read_response(milliseconds within, bool head
     return r;
 }
 
+tls_client::read_result tls_client::request(std::string_view request, milliseconds within) {
+    if (!write(request)) {
+        read_result r;
+        r.closed = true;
+        return r;
+    }
+    return read_response(within, request.substr(0, 5) == "HEAD ");
+}
+
+ossl::ptr<SSL_SESSION> tls_client::session() const {
+    if (!ssl_) return {};
+    return ossl::ptr<SSL_SESSION>(SSL_get1_session(ssl_.get()));
+}
+
+bool tls_client::reused() const { return ssl_ && SSL_session_reused(ssl_.get()) == 1; }
+
+X509* tls_client::peer_certificate() const { return ssl_ ? SSL_get0_peer_certificate(ssl_.get()) : nullptr; }
+
 std::string status_line(std::string_view response) {
     return std::string(response.substr(0, response.find("\r\n")));
 }
@@ -931,6 +985,120 @@ int status_of(std::string_view response) {
         code = code * 10 + (c - '0');
     }
     return code;
+}
+
+std::string header_value(std::string_view response, std::string_view name) {
+    const auto head_end = response.find("\r\n\r\n");
+    const std::string head = lower(response.substr(0, head_end == std::string_view::npos ? response.size() : head_end));
+    const std::string key = "\r\n" + lower(name) + ":";
+    const auto at = head.find(key);
+    if (at == std::string::npos) return {};
+    const auto from = at + key.size();
+    // Values are taken from the original text (case kept); the lower-cased copy has the same offsets.
+    const auto to = std::min(head.find("\r\n", from), head.size());
+    std::string v(response.substr(from, to - from));
+    const auto b = v.find_first_not_of(" \t");
+    const auto e = v.find_last_not_of(" \t");
+    return b == std::string::npos ? std::string{} : v.substr(b, e - b + 1);
+}
+
+std::string body_of(std::string_view response) {
+    const auto head_end = response.find("\r\n\r\n");
+    if (head_end == std::string_view::npos) return {};
+    std::string_view body = response.substr(head_end + 4);
+    if (lower(header_value(response, "transfer-encoding")).find("chunked") == std::string::npos) return std::string(body);
+    std::string out;
+    for (int guard = 0; guard < 1'000'000 && !body.empty(); ++guard) {
+        const auto eol = body.find("\r\n");
+        if (eol == std::string_view::npos) break;
+        const std::size_t size = std::strtoull(std::string(body.substr(0, eol)).c_str(), nullptr, 16);
+        if (size == 0 || body.size() < eol + 2 + size) break;
+        out.append(body.substr(eol + 2, size));
+        body = body.substr(std::min(body.size(), eol + 2 + size + 2));
+    }
+    return out;
+}
+
+namespace {
+// A JSON string starting at json[at] == '"'; advances `at` past it. Escapes as Python's json.dumps
+// writes them; \uXXXX beyond ASCII becomes '?' (headers are ASCII).
+std::string json_string(std::string_view json, std::size_t& at) {
+    if (at >= json.size() || json[at] != '"') fail("echoed_headers: expected a string at " + std::to_string(at));
+    std::string out;
+    for (++at; at < json.size(); ++at) {
+        const char c = json[at];
+        if (c == '"') {
+            ++at;
+            return out;
+        }
+        if (c != '\\') {
+            out += c;
+            continue;
+        }
+        if (++at >= json.size()) break;
+        switch (json[at]) {
+            case 'n': out += '\n'; break;
+            case 'r': out += '\r'; break;
+            case 't': out += '\t'; break;
+            case 'b': out += '\b'; break;
+            case 'f': out += '\f'; break;
+            case 'u': {
+                if (at + 4 >= json.size()) fail("echoed_headers: truncated \\u escape");
+                const unsigned long cp = std::strtoul(std::string(json.substr(at + 1, 4)).c_str(), nullptr, 16);
+                out += cp < 0x80 ? static_cast<char>(cp) : '?';
+                at += 4;
+                break;
+            }
+            default: out += json[at]; break;  // \" \\ \/
+        }
+    }
+    fail("echoed_headers: unterminated string");
+}
+}  // namespace
+
+std::multimap<std::string, std::string> echoed_headers(std::string_view json) {
+    const auto key = json.find("\"headers\"");
+    if (key == std::string_view::npos) fail("echoed_headers: no \"headers\" in " + std::string(json.substr(0, 200)));
+    std::size_t at = json.find('[', key);
+    if (at == std::string_view::npos) fail("echoed_headers: no header list");
+    ++at;
+    std::multimap<std::string, std::string> out;
+    auto skip = [&] {
+        while (at < json.size() && (json[at] == ' ' || json[at] == ',' || json[at] == '\n')) ++at;
+    };
+    for (int guard = 0; guard < 10'000; ++guard) {
+        skip();
+        if (at >= json.size()) fail("echoed_headers: truncated list");
+        if (json[at] == ']') return out;
+        if (json[at] != '[') fail("echoed_headers: expected [name, value]");
+        ++at;
+        skip();
+        std::string name = lower(json_string(json, at));
+        skip();
+        std::string value = json_string(json, at);
+        skip();
+        if (at >= json.size() || json[at] != ']') fail("echoed_headers: expected ]");
+        ++at;
+        out.emplace(std::move(name), std::move(value));
+    }
+    fail("echoed_headers: too many headers");
+}
+
+std::string common_name(X509* cert) {
+    if (cert == nullptr) return {};
+    char buf[256] = {};
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf) < 0) return {};
+    return buf;
+}
+
+std::string serial_hex(X509* cert) {
+    if (cert == nullptr) return {};
+    ossl::ptr<BIGNUM> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+    if (!bn) return {};
+    char* hex = BN_bn2hex(bn.get());
+    std::string out = hex != nullptr ? hex : "";
+    OPENSSL_free(hex);
+    return out;
 }
 
 // ---- hashing -------------------------------------------------------------------------------------

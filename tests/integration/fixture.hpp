@@ -168,10 +168,14 @@ void wait_for_port(std::uint16_t port, clock::time_point deadline, process& owne
 
 struct listener_spec {
     std::string name = "mdm";
+    std::string kind = "https";  // "scep": plaintext; cert, key, trust and server_name are not written
     std::uint16_t port = 0;  // 0: a free port is chosen when the proxy starts
     fs::path cert, key, trust;
     std::string server_name = "localhost";
-    std::string extra;  // more TOML lines inside this [[listener]] (e.g. tls12_ciphers = [...])
+    std::string upstream = "legacy";  // the listener's default upstream; "" = none (routes only)
+    // More TOML lines inside this [[listener]] (e.g. tls12_ciphers = [...]); may end with
+    // [[listener.certificate]] / [[listener.route]] tables, which belong to this listener.
+    std::string extra;
 };
 
 struct config_spec {
@@ -185,6 +189,10 @@ struct config_spec {
     std::string upstream_extra;  // more TOML lines inside [[upstream]] (e.g. response_timeout = "1s")
     std::uint16_t admin_port = 0;  // 0 with admin = true: chosen at start
     bool admin = true;
+    std::string admin_token;  // [admin] token; proxy::scrape() and proxy::admin() send it
+    // TOML appended after everything else, e.g. more [[upstream]] tables for routes and splits
+    // (the "legacy" upstream at upstream_url is always written).
+    std::string extra;
 };
 
 // The TOML text of `c` (ports as they are: choose them first).
@@ -241,13 +249,24 @@ private:
 // ---- the demo backend ----------------------------------------------------------------------------
 
 // python3 deploy/demo/legacy_mdm.py on a free loopback port, logging every request line it
-// receives to a file in the test's dir. Stopped on scope exit.
+// receives to a file in the test's dir. Stopped on scope exit. Move-only.
+//
+// Several backends: construct one per name. `name` also names its files (NAME-requests.log,
+// NAME.out, NAME.err) and is sent back in an "X-Backend: NAME" header on every response, so a test
+// can tell which backend answered (header_value(response, "x-backend")) as well as read each
+// one's request log. With `tls`, the backend serves HTTPS with that certificate (an https://
+// upstream member) and url() says https.
 class backend {
 public:
-    explicit backend(const test_env& env, const std::string& name = "backend");
+    explicit backend(const test_env& env, const std::string& name = "backend",
+                     const std::optional<cert_files>& tls = std::nullopt);
 
+    const std::string& name() const noexcept { return name_; }
     std::uint16_t port() const noexcept { return port_; }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    std::string url() const { return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_); }
+    // A plain-HTTP GET straight to the backend (not through the proxy), e.g. "/health/down".
+    // Only for plain-HTTP backends. Returns the whole response. Throws std::runtime_error.
+    std::string get(std::string_view target) const;
     // Every request line received so far, in order.
     std::vector<std::string> request_lines() const;
     // True if some received request line contains `needle`.
@@ -255,6 +274,8 @@ public:
     process& proc() noexcept { return proc_; }
 
 private:
+    std::string name_;
+    bool tls_ = false;
     fs::path log_;
     std::uint16_t port_ = 0;
     process proc_;
@@ -288,8 +309,11 @@ public:
     const fs::path& config_path() const noexcept { return config_; }
     process& proc() noexcept { return proc_; }
 
-    // GET /metrics. Throws std::runtime_error on failure.
+    // GET /metrics (with the admin token, if configured). Throws std::runtime_error on failure.
     metrics scrape() const;
+    // One request to the admin endpoint: `method target`, with "Authorization: Bearer <token>"
+    // when the config has an admin token and `with_token`. Returns the whole response.
+    std::string admin(std::string_view method, std::string_view target, bool with_token = true) const;
     std::uint64_t counter(std::string_view series) const { return scrape().get(series); }
     // Polls until `series` >= at_least or the deadline (scaled `within`); returns the last value.
     // Counters are bumped by the proxy after the client saw the outcome, hence the polling.
@@ -305,6 +329,10 @@ private:
 // A plain HTTP/1.1 GET to 127.0.0.1:port (used for the admin endpoint). Returns the whole
 // response (head and body) read until the server closes. Throws std::runtime_error.
 std::string http_get(std::uint16_t port, std::string_view target, milliseconds timeout = milliseconds(5000));
+// The same with any method and extra header lines ("Name: value\r\n" each), sent with
+// "Content-Length: 0" and "Connection: close".
+std::string http_request(std::uint16_t port, std::string_view method, std::string_view target,
+                         std::string_view extra_headers = {}, milliseconds timeout = milliseconds(5000));
 
 // ---- command-line clients ----------------------------------------------------------------------
 
@@ -331,7 +359,10 @@ struct tls_client_options {
     std::string groups;        // e.g. "X448"; "" = default
     bool no_ems = false;       // SSL_OP_NO_EXTENDED_MASTER_SECRET: offer no EMS extension
     std::string sni;           // server_name; "" = none
-    fs::path ca_file;          // verify the server against it; empty = no verification
+    fs::path ca_file;          // verify the server against it (for `sni`, else for 127.0.0.1); empty = none
+    std::string sigalgs;       // signature algorithms offered (e.g. "rsa_pss_rsae_sha256"); "" = default
+    fs::path cert_file, key_file;  // client certificate (PEM chain) and key; empty = none
+    SSL_SESSION* session = nullptr;  // borrowed: offered for resumption (from tls_client::session())
     milliseconds timeout{10000};  // scaled; bounds connect + handshake and each read/write call
 };
 
@@ -370,6 +401,17 @@ public:
     // for the next read.
     read_result read_response(milliseconds within = milliseconds(5000), bool head_request = false);
 
+    // One request on the open connection: write(request), then read_response(within).
+    read_result request(std::string_view request, milliseconds within = milliseconds(5000));
+
+    // The session to resume later (TLS 1.3: read a response first, so its ticket has arrived);
+    // null before a handshake.
+    ossl::ptr<SSL_SESSION> session() const;
+    // Whether the handshake resumed tls_client_options::session.
+    bool reused() const;
+    // The server's leaf certificate (borrowed; valid while this client lives), null if none.
+    X509* peer_certificate() const;
+
     SSL* native() noexcept { return ssl_.get(); }
 
 private:
@@ -388,6 +430,22 @@ private:
 std::string status_line(std::string_view response);
 // The numeric status of an HTTP response, 0 if it does not parse.
 int status_of(std::string_view response);
+// The value of the first header field `name` (case-insensitive) in the head of `response`,
+// without surrounding whitespace; "" if absent.
+std::string header_value(std::string_view response, std::string_view name);
+// The body of `response` (what follows the head; de-chunked when the head says chunked).
+std::string body_of(std::string_view response);
+// The request headers the demo backend received, from the JSON its /headers endpoint answers
+// ({"headers": [[name, value], ...]}): lower-case name -> value, in order. Throws
+// std::runtime_error if `json` has no such list.
+std::multimap<std::string, std::string> echoed_headers(std::string_view json);
+
+// ---- certificates --------------------------------------------------------------------------------
+
+// The subject commonName of `cert` ("" if none).
+std::string common_name(X509* cert);
+// The serial number of `cert` as hex.
+std::string serial_hex(X509* cert);
 
 // ---- hashing -------------------------------------------------------------------------------------
 
