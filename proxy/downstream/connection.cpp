@@ -411,6 +411,13 @@ net::awaitable<bool> connection::serve_one(bool first) {
     stats::inc(w_.counters().requests);
     upstream_ms_ = 0;
     const http::request_head& h = p.head();
+    // A blue/green weight switch applies to the next request of kept-alive connections too (README:
+    // "takes effect for new requests at once"): adopt the newest snapshot when it differs from ours
+    // only in route weights (same config_generation: same listeners, upstreams, TLS contexts). A
+    // reload is not adopted: the connection keeps the configuration it started with.
+    if (const auto& latest = w_.latest_snapshot();
+        latest && latest->generation > snap_->generation && latest->config_generation == snap_->config_generation)
+        snap_ = latest;
     router::sticky_inputs sticky;
     sticky.client_cert_fingerprint = fingerprint_;
     sticky.random = w_.random();

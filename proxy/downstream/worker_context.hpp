@@ -7,6 +7,7 @@
 #include "proxy/downstream/stats.hpp"
 #include "proxy/net/asio.hpp"
 #include "proxy/snapshot/snapshot.hpp"
+#include "proxy/snapshot/store.hpp"
 #include "proxy/upstream/balancer.hpp"
 #include "proxy/upstream/pool.hpp"
 
@@ -42,6 +43,15 @@ public:
         draining_ = true;
         registry_.cancel_idle();
         for (auto& [key, p] : pools_) p->close_idle();
+    }
+
+    // The worker's view of the published snapshot (set by the server before any connection runs;
+    // null in tests that build a worker_context alone). Worker thread only.
+    void set_snapshots(snapshot::cache* c) noexcept { snapshots_ = c; }
+    // The newest published snapshot (one atomic load when unchanged); null without set_snapshots().
+    const std::shared_ptr<const snapshot::snapshot>& latest_snapshot() {
+        static const std::shared_ptr<const snapshot::snapshot> none;
+        return snapshots_ != nullptr ? snapshots_->get() : none;
     }
 
     // Request-time memory (parsers, I/O windows), lent to connections while a request is in flight.
@@ -110,6 +120,7 @@ private:
     spdlog::logger* access_log_ = nullptr;
     bool draining_ = false;
     std::uint64_t rng_;
+    snapshot::cache* snapshots_ = nullptr;  // not owned (the worker's)
     exchange_pool exchanges_;
     std::unordered_map<std::string, std::unique_ptr<upstream::pool>> pools_;
     // Balancers of older generations are kept until the worker sees a newer one: a connection that

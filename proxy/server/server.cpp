@@ -475,6 +475,7 @@ int server::run() {
         w->access_log->flush_on(spdlog::level::off);
         w->ctx.set_access_log(cfg.server.access_log ? w->access_log.get() : nullptr);
         w->snapshots = std::make_unique<snapshot::cache>(store_);
+        w->ctx.set_snapshots(w->snapshots.get());
         stats_.push_back(&w->ctx.counters());
         workers_.push_back(std::move(w));
     }

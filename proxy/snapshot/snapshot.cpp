@@ -79,6 +79,7 @@ build_result build(config::config cfg, std::int64_t now, std::uint64_t generatio
     build_result out;
     auto snap = std::make_shared<snapshot>();
     snap->generation = generation;
+    snap->config_generation = generation;
     std::vector<tls::endpoint_facts> facts;
     bool complete = true;
 
@@ -223,6 +224,7 @@ std::shared_ptr<const snapshot> with_weights(const snapshot& base, std::string_v
     next->routes = std::move(table);
     next->audit = base.audit;
     next->generation = generation;
+    next->config_generation = base.config_generation;
     return next;
 }
 

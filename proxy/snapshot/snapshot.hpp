@@ -62,6 +62,9 @@ struct snapshot {
     router::route_table routes;
     tls::report audit;
     std::uint64_t generation = 0;
+    // The generation that built cfg, listeners and upstreams (start-up or reload). A weight switch
+    // (with_weights) keeps it: snapshots with equal config_generation differ only in route weights.
+    std::uint64_t config_generation = 0;
 
     // Index of the listener named `name`, or -1.
     int listener_index(std::string_view name) const noexcept;
