@@ -2,6 +2,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/rand.h>
+#include <openssl/tls1.h>
 
 #include <cstdio>
 #include <cstring>
@@ -106,7 +107,10 @@ int ticket_keys::callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, 
         if (std::memcmp(key_name, k.name.data(), k.name.size()) != 0) continue;
         if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1) return -1;
         if (!set_hmac(mac, k)) return -1;
-        return i == 0 ? 1 : 2;  // an older key: accept, and issue a ticket under the current one
+        // An older key: accept and issue a ticket under the current one. TLS 1.3: always renew, since
+        // clients use a ticket once (RFC 8446 appendix C.4) and would otherwise fall back to a full
+        // handshake every other time; OpenSSL sends no ticket after a resumption unless asked.
+        return (i == 0 && SSL_version(ssl) != TLS1_3_VERSION) ? 1 : 2;
     }
     return 0;  // unknown key: full handshake
 }

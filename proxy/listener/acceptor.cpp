@@ -25,6 +25,9 @@ net::error_code check_port_free(const net::tcp::endpoint& ep) {
     net::error_code ec;
     probe.open(ep.protocol(), ec);
     if (ec) return ec;
+    // SO_REUSEADDR (but not SO_REUSEPORT): TIME_WAIT leftovers of our own previous run must not
+    // block a restart, while a socket listening on the port still makes the bind fail.
+    probe.set_option(net::tcp::acceptor::reuse_address(true), ec);
     if (ep.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
     probe.bind(ep, ec);
     net::error_code ignore;

@@ -123,3 +123,23 @@ TEST_CASE("ticket keys: malformed key files are refused with the reason", "[unit
     CHECK(why.find("80-byte") != std::string::npos);
     CHECK_FALSE(k.from_file());
 }
+
+TEST_CASE("ticket keys: TLS 1.3 clients that use each ticket once keep resuming", "[unit][tickets]") {
+    // RFC 8446 appendix C.4: clients should not reuse a ticket. The server must hand out a fresh one
+    // on every resumption, or every other handshake is a full one.
+    server_fixture fx;
+    tls::ticket_keys keys;
+    auto built = fx.build(&keys);
+    auto c = client(TLS1_3_VERSION);
+    ossl::ptr<SSL_SESSION> sess;
+    REQUIRE(test::run_handshake(*c, *built.context->ctx, nullptr, &sess).client_ok);
+    for (int i = 0; i < 4; ++i) {
+        ossl::ptr<SSL_SESSION> next;
+        auto r = test::run_handshake(*c, *built.context->ctx, sess.get(), &next);
+        INFO("resumption " << i);
+        CHECK(r.resumed);
+        REQUIRE(next);
+        CHECK(next.get() != sess.get());  // a new ticket arrived
+        sess = std::move(next);
+    }
+}
