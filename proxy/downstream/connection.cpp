@@ -173,24 +173,18 @@ std::string sha256_hex(X509& cert) {
 
 class connection {
 public:
-    connection(net::tcp_socket&& socket, std::shared_ptr<const snapshot::snapshot> snap, std::size_t listener,
-               worker_context& w)
+    connection(net::tcp_socket&& socket, const net::tcp::endpoint& peer, std::shared_ptr<const snapshot::snapshot> snap,
+               std::size_t listener, worker_context& w)
         : snap_(std::move(snap)),
           listener_(listener),
           w_(w),
           wd_(socket.get_executor()),
           tls_(make_stream(std::move(socket), snap_->listeners[listener])) {
-        error_code ec;
-        const auto ep = tls_.socket().remote_endpoint(ec);
-        if (!ec) {
-            client_ip_ = ep.address().to_string();
-            client_port_ = ep.port();
-        } else {
-            client_ip_ = "unknown";
-        }
+        client_ip_ = peer.address().to_string();
+        client_port_ = peer.port();
     }
 
-    net::awaitable<void> run() { co_await (session() || wd_.run()); }
+    net::awaitable<void> run() { co_await session(); }
 
 private:
     const config::config& cfg() const noexcept { return snap_->cfg; }
@@ -305,7 +299,21 @@ net::awaitable<void> connection::session() {
     } guard{w_, node_};
 
     bool first = true;
-    while (co_await serve_one(first)) {
+    for (;;) {
+        if (!x_) {
+            // Idle: wait for the next request's first byte without holding any buffer (and without
+            // serve_one's frame: an idle connection costs its TLS state and this frame).
+            if (w_.draining()) break;
+            wd_.arm(slot_main, first ? phase::request_header : phase::keepalive,
+                    first ? timeouts().request_header : timeouts().keepalive, client_socket());
+            node_.idle = true;
+            const error_code wec = co_await tls_.wait_readable();
+            node_.idle = false;
+            if (wec) break;
+            x_ = w_.exchanges().acquire(limits());
+            rpos_ = rend_ = 0;
+        }
+        if (!co_await serve_one(first)) break;
         first = false;
         // Idle between requests: hand the buffers back unless a pipelined request is already in them.
         if (rpos_ == rend_) release_buffers();
@@ -356,17 +364,6 @@ net::awaitable<bool> connection::serve_one(bool first) {
     if (first || rpos_ < rend_) {
         wd_.arm(slot_main, phase::request_header, timeouts().request_header, client_socket());
         header_armed = true;
-    }
-    if (!x_) {
-        // Idle: wait for the next request's first byte without holding any buffer.
-        if (w_.draining()) co_return false;
-        if (!first) wd_.arm(slot_main, phase::keepalive, timeouts().keepalive, client_socket());
-        node_.idle = true;
-        const error_code wec = co_await tls_.wait_readable();
-        node_.idle = false;
-        if (wec) co_return false;
-        x_ = w_.exchanges().acquire(limits());
-        rpos_ = rend_ = 0;
     }
     auto& p = x_->req;
     p.reset();
@@ -915,15 +912,15 @@ void connection::log_access(const http::request_head* h, std::uint16_t status, s
 
 }  // namespace
 
-net::awaitable<void> serve(net::tcp_socket socket, std::shared_ptr<const snapshot::snapshot> snap, std::size_t listener,
-                           worker_context& worker) {
+net::awaitable<void> serve(net::tcp_socket socket, net::tcp::endpoint peer, std::shared_ptr<const snapshot::snapshot> snap,
+                           std::size_t listener, worker_context& worker) {
     auto& st = worker.counters();
     stats::inc(st.connections_active);
     struct active_guard {
         stats& s;
         ~active_guard() { stats::dec(s.connections_active); }
     } guard{st};
-    connection c(std::move(socket), std::move(snap), listener, worker);
+    connection c(std::move(socket), peer, std::move(snap), listener, worker);
     co_await c.run();
 }
 

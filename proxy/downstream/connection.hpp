@@ -16,7 +16,8 @@ namespace atsgate::downstream {
 // life; `listener` indexes snap->cfg.listeners. Runs on the accepting worker's thread and never
 // leaves it; owns the socket, TLS state, buffers, codec and at most one upstream lease; never
 // throws (errors are values, logged and counted).
-net::awaitable<void> serve(net::tcp_socket socket, std::shared_ptr<const snapshot::snapshot> snap, std::size_t listener,
-                           worker_context& worker);
+// `peer` is the client address as accept() returned it.
+net::awaitable<void> serve(net::tcp_socket socket, net::tcp::endpoint peer, std::shared_ptr<const snapshot::snapshot> snap,
+                           std::size_t listener, worker_context& worker);
 
 }  // namespace atsgate::downstream

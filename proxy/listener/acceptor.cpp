@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +49,10 @@ int open_listen_socket(const net::tcp::endpoint& ep, net::error_code& ec) {
     if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return fail(fd);
     if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return fail(fd);
     if (v6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) return fail(fd);
+    // Accepted sockets inherit TCP_NODELAY from the listener (Linux copies the option to the child
+    // socket): one setsockopt per listener instead of one per connection. atsgate coalesces its
+    // writes itself, so Nagle would only delay them.
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) return fail(fd);
     if (::bind(fd, ep.data(), static_cast<socklen_t>(ep.size())) != 0) return fail(fd);
     if (::listen(fd, SOMAXCONN) != 0) return fail(fd);
     ec = {};
@@ -69,7 +74,8 @@ net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::string listen
             pause.expires_after(std::chrono::milliseconds(10));
             co_await pause.async_wait();
         }
-        auto [ec, socket] = co_await acceptor.async_accept();
+        net::tcp::endpoint peer;  // filled by accept(): no getpeername() per connection
+        auto [ec, socket] = co_await acceptor.async_accept(peer);
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
             // EMFILE / ENFILE / ENOBUFS: back off instead of spinning on the error.
@@ -79,12 +85,10 @@ net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::string listen
             continue;
         }
         downstream::stats::inc(st.connections_accepted);
-        net::error_code oec;
-        socket.set_option(net::tcp::no_delay(true), oec);
         const auto& snap = snapshots.get();
         const int li = snap->listener_index(listener_name);
         if (li < 0) continue;  // removed by a reload whose acceptor close is still on its way: drop it
-        asio::co_spawn(worker.io(), downstream::serve(std::move(socket), snap, static_cast<std::size_t>(li), worker),
+        asio::co_spawn(worker.io(), downstream::serve(std::move(socket), peer, snap, static_cast<std::size_t>(li), worker),
                        [](std::exception_ptr e) {
                            if (!e) return;
                            // serve() does not throw; reaching this is a bug (or bad_alloc). Log it loudly.

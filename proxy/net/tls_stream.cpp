@@ -149,8 +149,7 @@ void tls_stream::close() noexcept {
         if (SSL_shutdown(ssl_.get()) < 0) ERR_clear_error();
     }
     error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    socket_.close(ec);  // no shutdown() first: nobody else holds the descriptor, close() sends the FIN
 }
 
 void tls_stream::shutdown_send() noexcept {

@@ -1,7 +1,5 @@
 #include "proxy/net/watchdog.hpp"
 
-#include <boost/asio/this_coro.hpp>
-
 namespace atsgate::net {
 
 const char* to_string(phase p) noexcept {
@@ -25,8 +23,7 @@ void watchdog::arm(std::size_t slot, phase p, clock::duration d, tcp_socket& tar
     s.what = p;
     s.fired = phase::none;
     s.target = &target;
-    // Wake the timer early only if this deadline comes before the one it sleeps towards.
-    if (s.at < scheduled_) timer_.cancel();
+    if (s.at < scheduled_) schedule(s.at);
 }
 
 void watchdog::disarm(std::size_t slot) noexcept {
@@ -36,34 +33,32 @@ void watchdog::disarm(std::size_t slot) noexcept {
     s.target = nullptr;
 }
 
-watchdog::clock::time_point watchdog::earliest() const noexcept {
-    auto t = clock::time_point::max();
-    for (const auto& s : slots_)
-        if (s.at < t) t = s.at;
-    return t;
+void watchdog::schedule(clock::time_point at) noexcept {
+    scheduled_ = at;
+    timer_.expires_at(at);  // a pending wait completes with operation_aborted: its handler returns
+    timer_.async_wait([alive = alive_](const error_code& ec) {
+        if (ec || *alive == nullptr) return;
+        (*alive)->expire();
+    });
 }
 
-awaitable<void> watchdog::run() {
-    for (;;) {
-        const auto now = clock::now();
-        for (auto& s : slots_) {
-            if (s.at <= now) {
-                s.fired = s.what;
-                s.at = clock::time_point::max();
-                if (s.target != nullptr) {
-                    error_code ec;
-                    s.target->cancel(ec);
-                }
+void watchdog::expire() noexcept {
+    const auto now = clock::now();
+    auto next = clock::time_point::max();
+    for (auto& s : slots_) {
+        if (s.at <= now) {
+            s.fired = s.what;
+            s.at = clock::time_point::max();
+            if (s.target != nullptr) {
+                error_code ec;
+                s.target->cancel(ec);
             }
+        } else if (s.at < next) {
+            next = s.at;
         }
-        scheduled_ = earliest();
-        timer_.expires_at(scheduled_);
-        co_await timer_.async_wait();
-        // Woken either by expiry, by arm() moving a deadline earlier, or by the session ending
-        // (the || operator's cancellation): only the last one ends the loop.
-        auto cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none) co_return;
     }
+    scheduled_ = clock::time_point::max();
+    if (next != clock::time_point::max()) schedule(next);
 }
 
 }  // namespace atsgate::net

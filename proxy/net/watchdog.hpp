@@ -5,15 +5,22 @@
 // the phase and cancels that slot's socket, so the pending operation completes with
 // operation_aborted and its owner checks expired() to tell a timeout from other cancellations.
 //
-// run() is awaited in parallel with the connection's session (awaitable operator ||), so it lives
-// in the connection's frame and ends when the session ends. Arming later deadlines is free (the
-// timer wakes at the old time and re-arms); arming an earlier one re-schedules the timer.
+// Deviation from "coroutines, not callbacks" (STYLE.md §3), on purpose: the timer completion is a
+// plain handler. A watchdog coroutine would have to run in parallel with the connection (an
+// awaitable `||`), which costs two spawned coroutine threads, a parallel group and their frames per
+// connection (~1.5 kB and measurable CPU per handshake, bench/README.md). The handler holds only a
+// shared "alive" cell, so a completion that is already queued when the connection ends finds it
+// empty and touches nothing.
+//
+// Arming a later deadline is free (the timer wakes at the old time and re-arms); arming an earlier
+// one re-schedules the timer. Single-threaded (the connection's worker).
 
 #include "proxy/net/asio.hpp"
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 
 namespace atsgate::net {
 
@@ -35,7 +42,10 @@ public:
     static constexpr std::size_t slots = 2;  // 0: main flow / response, 1: request body upload
     using clock = std::chrono::steady_clock;
 
-    explicit watchdog(const asio::any_io_executor& ex) : timer_(ex) {}
+    explicit watchdog(const asio::any_io_executor& ex) : timer_(ex), alive_(std::make_shared<watchdog*>(this)) {}
+    ~watchdog() { *alive_ = nullptr; }
+    watchdog(const watchdog&) = delete;
+    watchdog& operator=(const watchdog&) = delete;
 
     // Guards the next wait of `slot`: if it has not been disarmed within `d`, `target` is cancelled.
     void arm(std::size_t slot, phase p, clock::duration d, tcp_socket& target) noexcept;
@@ -44,9 +54,6 @@ public:
     // The phase whose deadline expired in `slot` since the last arm(), or phase::none.
     phase expired(std::size_t slot) const noexcept { return slots_[slot].fired; }
 
-    // Runs until cancelled (by the || operator when the session completes).
-    awaitable<void> run();
-
 private:
     struct slot_state {
         clock::time_point at = clock::time_point::max();
@@ -54,11 +61,13 @@ private:
         phase fired = phase::none;
         tcp_socket* target = nullptr;
     };
-    clock::time_point earliest() const noexcept;
+    void schedule(clock::time_point at) noexcept;
+    void expire() noexcept;
 
-    steady_timer timer_;
+    asio::steady_timer timer_;
+    std::shared_ptr<watchdog*> alive_;  // cleared in the destructor; read by queued completions
     std::array<slot_state, slots> slots_{};
-    clock::time_point scheduled_ = clock::time_point::max();  // when timer_ is due to wake
+    clock::time_point scheduled_ = clock::time_point::max();  // when timer_ is due to fire
 };
 
 }  // namespace atsgate::net
