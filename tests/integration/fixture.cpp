@@ -962,8 +962,10 @@ tls_client::read_result tls_client::request(std::string_view request, millisecon
 }
 
 ossl::ptr<SSL_SESSION> tls_client::session() const {
-    if (!ssl_) return {};
-    return ossl::ptr<SSL_SESSION>(SSL_get1_session(ssl_.get()));
+    SSL_SESSION* live = ssl_ ? SSL_get0_session(ssl_.get()) : nullptr;
+    // A copy: freeing an SSL that sent no close_notify marks its own session not resumable
+    // (ssl_clear_bad_session), and this client closes without one.
+    return ossl::ptr<SSL_SESSION>(live != nullptr ? SSL_SESSION_dup(live) : nullptr);
 }
 
 bool tls_client::reused() const { return ssl_ && SSL_session_reused(ssl_.get()) == 1; }
