@@ -185,13 +185,23 @@ bool server::open_new_listeners(const snapshot::snapshot& snap, std::map<std::st
             for (int fd : v) ::close(fd);
         fds.clear();
     };
+    // "address|port" of the open listeners this snapshot drops (renamed, or another kind on the same
+    // port): those ports are our own, so a new listener may bind them next to the old sockets
+    // (SO_REUSEPORT) without the nobody-holds-it check; close_removed() closes the old ones next.
+    std::set<std::string> released;
+    {
+        std::set<std::string> wanted;
+        for (const auto& l : snap.cfg.listeners) wanted.insert(key_of(l));
+        for (const auto& k : open_keys_)
+            if (wanted.count(k) == 0) released.insert(k.substr(k.find('|', k.find('|') + 1) + 1));
+    }
     for (const auto& l : snap.cfg.listeners) {
         const std::string key = key_of(l);
         if (open_keys_.count(key) != 0 || fds.count(key) != 0) continue;
         net::error_code ec;
         const auto addr = asio::ip::make_address(l.address, ec);
         const net::tcp::endpoint ep(addr, l.port);
-        if (!ec) ec = listener::check_port_free(ep);
+        if (!ec && released.count(l.address + "|" + std::to_string(l.port)) == 0) ec = listener::check_port_free(ep);
         if (ec) {
             why = "listener " + l.name + ": cannot bind " + endpoint_text(ep) + ": " + ec.message();
             close_all();
