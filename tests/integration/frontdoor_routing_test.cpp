@@ -137,6 +137,22 @@ static_body = '{"Servers":[{"Version":"mdm-byod","BaseURL":"https://mdm.example.
     CHECK(answered_by(only_cl, get("/other")) == "status 404");
     CHECK(answered_by(only_cl, get("/mdm/server")) == "a");
 
+    // /status is valid JSON and shows the routes, the static one with its status.
+    const auto status_file = env.write("status.json", body_of(px.admin("GET", "/status")));
+    const auto parsed = run_command({"python3", "-c",
+                                     "import json, sys\n"
+                                     "s = json.load(open(sys.argv[1]))\n"
+                                     "for l in s['listeners']:\n"
+                                     "    for r in l['routes']:\n"
+                                     "        print(l['name'], r['path'], r.get('host', ''), [t['upstream'] for t in r['targets']], r.get('static_status', '-'))\n",
+                                     status_file.string()});
+    INFO(parsed.describe() << "\n" << read_text(status_file));
+    CHECK(parsed.exit_code == 0);
+    CHECK(parsed.out.find("mdm /mdm/checkin  ['b'] -\n") != std::string::npos);
+    CHECK(parsed.out.find("mdm / enroll.example.test ['c'] -\n") != std::string::npos);
+    CHECK(parsed.out.find("mdm /.well-known/com.apple.remotemanagement  [] 200\n") != std::string::npos);
+    CHECK(parsed.out.find("routes-only /mdm  ['a'] -\n") != std::string::npos);
+
     // Nothing else reached any backend.
     CHECK(a.request_lines().size() == want["a"] + 3);
     CHECK(legacy.request_lines().size() == want["legacy"]);
@@ -370,4 +386,12 @@ split = [ { upstream = "blue", weight = 100 }, { upstream = "green", weight = 0 
     tls_client fresh;
     open(fresh, px.port());
     for (int n = 0; n < 10; ++n) CHECK(answered_by(fresh, get("/status/204")) == "green");
+
+    // A reload goes back to the file's weights for new connections.
+    REQUIRE(status_of(px.admin("POST", "/reload")) == 200);
+    CHECK(px.admin("GET", "/status").find(R"("targets":[{"upstream":"blue","weight":100},{"upstream":"green","weight":0}])") !=
+          std::string::npos);
+    tls_client after_reload;
+    open(after_reload, px.port());
+    for (int n = 0; n < 10; ++n) CHECK(answered_by(after_reload, get("/status/204")) == "blue");
 }
