@@ -187,11 +187,13 @@ TEST_CASE("frontdoor identity: the client certificate is forwarded on resumed TL
     const std::string request = "GET /headers HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Client-Cert: forged\r\nClient-Cert: :Zm9yZ2Vk:\r\n\r\n";
 
     for (const int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
-        for (std::size_t l = 0; l < 2; ++l) {
-            const std::string header = l == 0 ? "x-client-cert" : "client-cert";
-            const std::string want = l == 0 ? expected_escaped_pem(x509.get()) : expected_rfc9440(x509.get());
+        // pem, rfc, and groups (client_auth = require) on the certificate SNI enroll.example.test selects.
+        for (std::size_t l = 0; l < 3; ++l) {
+            const std::string header = l == 1 ? "client-cert" : "x-client-cert";
+            const std::string want = l == 1 ? expected_rfc9440(x509.get()) : expected_escaped_pem(x509.get());
             INFO((version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2") << ", listener " << px.spec().listeners[l].name);
             tls_client_options o;
+            if (l == 2) o.sni = "enroll.example.test";
             o.min_version = o.max_version = version;
             o.cert_file = dev.cert;
             o.key_file = dev.key;
@@ -210,6 +212,7 @@ TEST_CASE("frontdoor identity: the client certificate is forwarded on resumed TL
             tls_client again(o);
             REQUIRE(again.connect(px.port(l)).ok);
             CHECK(again.reused());
+            if (l == 2) CHECK(common_name(again.peer_certificate()) == "enroll");
             const auto r = again.request(request);
             REQUIRE(status_of(r.data) == 200);
             CHECK(values(echoed_headers(body_of(r.data)), header) == std::vector<std::string>{want});
