@@ -11,6 +11,7 @@
 
 #include "tests/support/cert_factory.hpp"
 #include "tls/handshake_gate.hpp"
+#include "tls/ticket_keys.hpp"
 #include "tls/server_context.hpp"
 
 #include <benchmark/benchmark.h>
@@ -33,25 +34,36 @@ double thread_cpu_us() {
 
 struct server_setup {
     test::temp_dir dir;
+    tls::ticket_keys keys;
     tls::listener_tls built;
 
-    explicit server_setup(test::key_type kt) {
+    // `auto_chain`: serve the leaf only and let OpenSSL build the chain from its store on every
+    // handshake (what atsgate avoids with SSL_MODE_NO_AUTO_CHAIN and a chain loaded once).
+    explicit server_setup(test::key_type kt, bool auto_chain = false) {
         test::cert_factory f(static_cast<std::int64_t>(std::time(nullptr)));
         auto root = f.root_ca("bench root", kt);
-        auto leaf = f.leaf(root, "localhost", kt);
+        auto inter = f.intermediate(root, "bench intermediate", kt);
+        auto leaf = f.leaf(inter, "localhost", kt);
         config::listener l;
         l.name = "bench";
         l.address = "127.0.0.1";
         l.port = 443;
         config::certificate c;
         c.shorthand = true;
-        c.cert = dir.write_chain("cert.pem", {&leaf}).string();
+        c.cert = dir.write_chain("cert.pem", {&leaf, &inter}).string();
         c.key = dir.write_key("key.pem", leaf).string();
         l.certificates.push_back(std::move(c));
         l.trust = dir.write_chain("trust.pem", {&root}).string();
         config::diagnostics diags;
-        built = tls::build_listener_tls(l, 0, diags);
+        built = tls::build_listener_tls(l, 0, diags, &keys);
         if (!built.context) throw std::runtime_error("bench: server context could not be built");
+        if (auto_chain) {
+            SSL_CTX* sc = built.context->ctx.get();
+            SSL_CTX_clear_chain_certs(sc);
+            SSL_CTX_clear_mode(sc, SSL_MODE_NO_AUTO_CHAIN);
+            X509_STORE_add_cert(SSL_CTX_get_cert_store(sc), inter.cert.get());
+            X509_STORE_add_cert(SSL_CTX_get_cert_store(sc), root.cert.get());
+        }
     }
     SSL_CTX* ctx() const { return built.context->ctx.get(); }
 };
@@ -62,12 +74,17 @@ server_setup& setup(test::key_type kt) {
     return kt == test::key_type::rsa_2048 ? rsa : ec;
 }
 
-ossl::ptr<SSL_CTX> client_ctx(int max_version) {
+server_setup& auto_chain_setup() {
+    static server_setup s(test::key_type::ec_p256, true);
+    return s;
+}
+
+ossl::ptr<SSL_CTX> client_ctx(int max_version, const char* groups = "X25519:P-256") {
     auto c = ossl::own(SSL_CTX_new(TLS_client_method()));
     SSL_CTX_set_min_proto_version(c.get(), TLS1_2_VERSION);
     SSL_CTX_set_max_proto_version(c.get(), max_version);
     SSL_CTX_set_verify(c.get(), SSL_VERIFY_NONE, nullptr);
-    SSL_CTX_set1_groups_list(c.get(), "X25519:P-256");
+    SSL_CTX_set1_groups_list(c.get(), groups);
     return c;
 }
 
@@ -114,9 +131,10 @@ double one_handshake(SSL_CTX& client_ctx, SSL_CTX& server_ctx, SSL_SESSION* resu
     return server_us;
 }
 
-void run(benchmark::State& state, test::key_type kt, int max_version, bool resumed) {
-    server_setup& s = setup(kt);
-    auto c = client_ctx(max_version);
+void run(benchmark::State& state, test::key_type kt, int max_version, bool resumed, server_setup* custom = nullptr,
+         const char* groups = "X25519:P-256") {
+    server_setup& s = custom != nullptr ? *custom : setup(kt);
+    auto c = client_ctx(max_version, groups);
     ossl::ptr<SSL_SESSION> session;
     if (resumed && one_handshake(*c, *s.ctx(), nullptr, &session) < 0) {
         state.SkipWithError("initial handshake failed");
@@ -184,3 +202,34 @@ static void BM_gate_decide(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_gate_decide);
+
+// ---- Options atsgate chose, measured against the alternatives (issue 4) -------------------------
+
+/// Full TLS 1.3 handshake (ECDSA P-256, X25519) by number of session tickets sent afterwards:
+/// argument = tls13_tickets (atsgate's default is 1; OpenSSL's and nginx's is 2). Each ticket is a
+/// session serialisation plus an AES-CBC/HMAC encryption on the server.
+static void BM_full_tls13_tickets(benchmark::State& state) {
+    server_setup& s = setup(test::key_type::ec_p256);
+    SSL_CTX_set_num_tickets(s.ctx(), static_cast<std::size_t>(state.range(0)));
+    run(state, test::key_type::ec_p256, TLS1_3_VERSION, false);
+    SSL_CTX_set_num_tickets(s.ctx(), 1);
+}
+BENCHMARK(BM_full_tls13_tickets)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
+
+/// Full TLS 1.3 handshake with a leaf + intermediate chain: argument 0 = the chain loaded once and
+/// served as is (atsgate: SSL_MODE_NO_AUTO_CHAIN), 1 = only the leaf configured and OpenSSL building
+/// the chain from its certificate store on every handshake.
+static void BM_full_tls13_chain(benchmark::State& state) {
+    if (state.range(0) == 0)
+        run(state, test::key_type::ec_p256, TLS1_3_VERSION, false);
+    else
+        run(state, test::key_type::ec_p256, TLS1_3_VERSION, false, &auto_chain_setup());
+}
+BENCHMARK(BM_full_tls13_chain)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+/// Full TLS 1.3 handshake by key-exchange group: argument 0 = X25519, 1 = P-256 (secp256r1), 2 = P-384.
+static void BM_full_tls13_group(benchmark::State& state) {
+    static const char* names[] = {"X25519", "P-256", "P-384"};
+    run(state, test::key_type::ec_p256, TLS1_3_VERSION, false, nullptr, names[state.range(0)]);
+}
+BENCHMARK(BM_full_tls13_group)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
