@@ -270,6 +270,9 @@ struct upstream {
     // keepalive_timeout = "30s". An idle pooled connection older than this is closed, not reused.
     // Range 1s..24h.
     duration keepalive_timeout{std::chrono::seconds(30)};
+    // warm = 1. Connections each worker opens to each member in advance (at start and after a
+    // reload), so even the first request after a start reuses a warm connection. 0..keepalive.
+    std::uint32_t warm = 1;
 
     // TLS toward https:// members (the internal hop; legacy backends may need old settings).
     tls_version_any tls_min_version = tls_version_any::v1_2;  // "1.0" | "1.1" | "1.2" | "1.3"

@@ -51,7 +51,7 @@ constexpr std::string_view route_keys[] = {"name",          "host",         "pat
 constexpr std::string_view split_keys[] = {"upstream", "weight"};
 constexpr std::string_view upstream_keys[] = {
     "name",         "url",             "members",        "connect_timeout", "response_timeout",
-    "keepalive",    "keepalive_timeout", "tls_min_version", "tls_ciphers",   "tls_verify",
+    "keepalive",    "keepalive_timeout", "warm", "tls_min_version", "tls_ciphers",   "tls_verify",
     "tls_ca",       "tls_sni",         "health_path",    "health_interval", "health_timeout",
     "health_rise",  "health_fall",     "max_fails",      "fail_timeout"};
 constexpr std::string_view member_keys[] = {"url", "weight"};
@@ -939,6 +939,18 @@ private:
             u.keepalive = static_cast<std::uint32_t>(*v);
         if (const auto v = read_duration(s, "keepalive_timeout", min_general, max_general, "30s"))
             u.keepalive_timeout = *v;
+        if (const auto v = read_integer(s, "warm", 0, max_upstream_keepalive, false, "0 = connect on demand only"))
+            u.warm = static_cast<std::uint32_t>(*v);
+        if (u.warm > u.keepalive && !s.table.contains("warm")) {
+            u.warm = u.keepalive;  // the default follows a smaller keepalive silently
+        } else if (u.warm > u.keepalive) {
+            const auto* n = s.table.get("warm");
+            report(severity::warning, n != nullptr ? pos(n->source()) : s.where, s.key("warm"),
+                   s.key("warm") + " is more than keepalive (" + std::to_string(u.keepalive) +
+                       "): only keepalive idle connections are kept",
+                   {});
+            u.warm = u.keepalive;
+        }
 
         // TLS toward https:// members (the internal hop: legacy versions are allowed there).
         static constexpr std::string_view version_names[] = {"1.0", "1.1", "1.2", "1.3"};

@@ -525,6 +525,9 @@ net::awaitable<bool> connection::exchange(const http::request_head& h, std::size
                 co_return co_await local_reply(&h, last_status, !complete);
             }
             member.health->report_success();
+            stats::inc(st.upstream_connects);
+        } else {
+            stats::inc(st.upstream_reuses);
         }
 
         const auto sent_at = clock::now();

@@ -70,6 +70,10 @@ std::string render_metrics(const std::vector<const stats*>& ws) {
     }
     metric(out, "atsgate_bad_requests_total", "counter", "Requests refused by the HTTP codec (400/405/413/431/505).",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.bad_requests; }));
+    metric(out, "atsgate_upstream_connects_total", "counter", "New upstream connections (requests and warm-up).",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_connects; }));
+    metric(out, "atsgate_upstream_reuses_total", "counter", "Requests sent on a pooled keep-alive upstream connection.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_reuses; }));
     metric(out, "atsgate_upstream_connect_errors_total", "counter", "Failed connects or sends to upstreams.",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_connect_errors; }));
     metric(out, "atsgate_upstream_timeouts_total", "counter", "Upstream connect, send or response timeouts.",

@@ -1,6 +1,7 @@
 #include "proxy/server/server.hpp"
 
 #include "config/loader.hpp"
+#include "proxy/downstream/warmup.hpp"
 #include "proxy/downstream/worker_context.hpp"
 #include "proxy/listener/acceptor.hpp"
 #include "proxy/net/asio.hpp"
@@ -331,7 +332,10 @@ admin_reply server::reload() {
     for (auto& wp : workers_) {
         worker* w = wp.get();
         auto snap = built.value;
-        asio::post(w->io, [w, snap] { w->ctx.retire_pools(*snap); });
+        asio::post(w->io, [w, snap] {
+            w->ctx.retire_pools(*snap);
+            downstream::warm_upstreams(w->ctx, snap);
+        });
     }
     for (const auto& f : built.audit.findings)
         if (f.result == tls::status::warn) spdlog::warn("audit: listener {}: {} {}: {}", f.endpoint, f.code, f.subject, f.evidence);
@@ -517,8 +521,11 @@ int server::run() {
         handlers_.token = cfg.admin->token;
     }
     hand_out(fds, *initial);
-    for (auto& wp : workers_)
+    for (auto& wp : workers_) {
         asio::co_spawn(wp->io, flush_loop(*wp), [](std::exception_ptr e) { log_exception(e, "access log flush"); });
+        worker* w = wp.get();
+        asio::post(w->io, [w, initial] { downstream::warm_upstreams(w->ctx, initial); });
+    }
 
     handlers_.metrics = [this] {
         return admin_reply{200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(stats_)};

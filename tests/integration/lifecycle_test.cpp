@@ -127,3 +127,49 @@ TEST_CASE("lifecycle: a second SIGTERM stops at once", "[integration][lifecycle]
     CHECK(exit_status == 0);
     CHECK(clock::now() - second < scaled(2000ms));
 }
+
+TEST_CASE("lifecycle: each worker warms an upstream connection at start; the first request reuses it",
+          "[integration][lifecycle]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto cfg = env.default_config(be.url());
+    cfg.workers = 1;
+    proxy px(env, cfg);
+    // Warm-up runs right after start, before any client connects.
+    CHECK(px.wait_for_counter("atsgate_upstream_connects_total", 1) == 1);
+    tls_client c;
+    REQUIRE(c.connect(px.port()).ok);
+    REQUIRE(c.write("GET /status/204 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    REQUIRE(status_of(c.read_response().data) == 204);
+    CHECK(px.counter("atsgate_upstream_reuses_total") == 1);
+    CHECK(px.counter("atsgate_upstream_connects_total") == 1);
+}
+
+TEST_CASE("lifecycle: a restart on the same port right after traffic succeeds (TIME_WAIT is not in the way)",
+          "[integration][lifecycle]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto cfg = env.default_config(be.url());
+    std::uint16_t port = 0;
+    {
+        proxy first(env, cfg, "first");
+        port = first.port();
+        // Connections the proxy closes itself leave TIME_WAIT entries on its port.
+        for (int i = 0; i < 5; ++i) {
+            tls_client c;
+            REQUIRE(c.connect(port).ok);
+            REQUIRE(c.write("GET /status/204 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+            CHECK(status_of(c.read_until_close().data) == 204);
+        }
+        REQUIRE(first.proc().signal(SIGTERM));
+        CHECK(first.proc().wait(deadline_after(10000ms)) == 0);
+    }
+    cfg.listeners.at(0).port = port;
+    cfg.admin_port = 0;
+    proxy second(env, cfg, "second");  // fails the test if it cannot bind
+    tls_client c;
+    REQUIRE(c.connect(second.port()).ok);
+    CHECK(second.port() == port);
+}
