@@ -865,10 +865,15 @@ net::awaitable<bool> connection::reply(const http::request_head* h, std::uint16_
     x_->cout += std::to_string(status);
     x_->cout += ' ';
     x_->cout += http::reason_phrase(status);
-    x_->cout += "\r\nContent-Type: ";
-    x_->cout += content_type;
-    x_->cout += "\r\nContent-Length: ";
-    x_->cout += std::to_string(body.size());
+    // RFC 9110 sections 8.6 and 15.3.5 / 15.4.5: 204 and 304 carry no body and no Content-Length.
+    const bool bodiless = status == 204 || status == 304;
+    if (bodiless) body = {};
+    if (!bodiless) {
+        x_->cout += "\r\nContent-Type: ";
+        x_->cout += content_type;
+        x_->cout += "\r\nContent-Length: ";
+        x_->cout += std::to_string(body.size());
+    }
     if (!location.empty()) {
         x_->cout += "\r\nLocation: ";
         x_->cout += location;

@@ -56,7 +56,8 @@ void url_guard::end_url() noexcept {
     in_url_ = false;
     const std::string_view url(url_.data(), url_len_);
     if (url.size() <= scheme.size()) return;  // "http://" followed by nothing: not a URL
-    if (icontains(url, "scep") || icontains(url, "http://www.apple.com/dtds/")) {
+    // SCEP endpoints are usually ".../scep" or the classic ".../cgi-bin/pkiclient.exe" (RFC 8894).
+    if (icontains(url, "scep") || icontains(url, "pkiclient.exe") || icontains(url, "http://www.apple.com/dtds/")) {
         ++exempt_;
     } else {
         if (plaintext_ == 0) {

@@ -4,8 +4,8 @@
 // byte-exact). Sans-io, allocation-free: a small state machine fed body spans of any size, split
 // anywhere.
 //
-// Exempt (counted separately, never reported): SCEP URLs (any URL containing "scep", case-
-// insensitive: Apple exempts SCEP from ATS) and the plist DTD reference
+// Exempt (counted separately, never reported): SCEP URLs (any URL containing "scep" or
+// "pkiclient.exe", case-insensitive: Apple exempts SCEP from ATS) and the plist DTD reference
 // "http://www.apple.com/DTDs/..." that every XML plist carries but no device fetches.
 
 #include <array>

@@ -78,6 +78,8 @@ TEST_CASE("url_guard: results do not depend on where the body is split", "[http]
         {"the plist DTD is exempt", plist_dtd + "<plist><dict/></plist>", {0, 1, ""}},
         {"a SCEP URL is exempt (any case)",
          "<key>URL</key><string>http://ca.example.com/SCEP/pkiclient.exe</string>", {0, 1, ""}},
+        {"the classic SCEP CGI path is exempt without \"scep\" in the URL",
+         "<string>http://ca.example.com/cgi-bin/pkiclient.exe</string>", {0, 1, ""}},
         {"DTD and SCEP exempt, the MDM URL counted",
          plist_dtd + "<string>http://scep.example.com/cgi</string><string>http://mdm.example.com/mdm</string>",
          {1, 2, "http://mdm.example.com/mdm"}},
