@@ -111,7 +111,7 @@ config_spec identity_config(const test_env& env, const backend& be) {
 
 }  // namespace
 
-TEST_CASE("frontdoor identity: the client certificate is forwarded as escaped PEM and RFC 9440; forged headers are removed",
+TEST_CASE("frontdoor identity: the client certificate is forwarded as escaped PEM and RFC 9440, forged headers are removed",
           "[integration][frontdoor][identity]") {
     ATSGATE_SKIP_UNLESS_TOOLS("curl", "python3");
     test_env env;

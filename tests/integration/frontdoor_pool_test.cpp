@@ -115,7 +115,7 @@ TEST_CASE("frontdoor pools: an active health check ejects a failing member and b
     CHECK(seen["b"] == 10);
 }
 
-TEST_CASE("frontdoor pools: max_fails connect failures eject a member; an all-down pool answers 503 at once",
+TEST_CASE("frontdoor pools: max_fails connect failures eject a member, an all-down pool answers 503 at once",
           "[integration][frontdoor][pool]") {
     ATSGATE_SKIP_UNLESS_TOOLS("python3");
     test_env env;
@@ -212,13 +212,19 @@ upstream = "system-store"
 [[listener.route]]
 host = "unverified.test"
 upstream = "unverified"
+[[listener.route]]
+host = "by-name.test"
+upstream = "by-name"
 )";
     const std::string url = "url = \"" + tb.url() + "\"\n";
     const std::string ca = "tls_ca = \"" + env.root_pem().string() + "\"\n";
     cfg.extra = "[[upstream]]\nname = \"verified\"\n" + url + "tls_verify = true\n" + ca +
                 "\n[[upstream]]\nname = \"wrong-name\"\n" + url + "tls_verify = true\n" + ca + "tls_sni = \"wrong.example.test\"\n" +
                 "\n[[upstream]]\nname = \"system-store\"\n" + url + "tls_verify = true\n" +
-                "\n[[upstream]]\nname = \"unverified\"\n" + url + "tls_verify = false\n";
+                "\n[[upstream]]\nname = \"unverified\"\n" + url + "tls_verify = false\n" +
+                // A DNS name: sent as SNI and verified against the certificate's DNS SAN.
+                "\n[[upstream]]\nname = \"by-name\"\nurl = \"https://localhost:" + std::to_string(tb.port()) +
+                "\"\ntls_verify = true\n" + ca;
     proxy px(env, cfg);
 
     auto fetch = [&](const std::string& host, const std::string& marker) {
@@ -235,6 +241,10 @@ upstream = "unverified"
     CHECK(seen_headers.count("x-forwarded-proto") == 1);
     CHECK(seen_headers.find("x-forwarded-proto")->second == "https");
     CHECK(tb.received("GET /headers?case=verified HTTP/1.1"));
+    const auto by_name = fetch("by-name.test", "by-name");
+    INFO(by_name.describe() << "\n" << by_name.out);
+    CHECK(status_of(by_name.out) == 200);
+    CHECK(tb.received("GET /headers?case=by-name HTTP/1.1"));
     // Without verification the same member serves too.
     const auto unverified = fetch("unverified.test", "unverified");
     CHECK(status_of(unverified.out) == 200);

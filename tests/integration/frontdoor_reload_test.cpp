@@ -276,7 +276,7 @@ TEST_CASE("frontdoor reload: listeners added by a reload serve, removed ones ref
     CHECK_FALSE(port_accepts(taken.listeners[1].port));
 }
 
-TEST_CASE("frontdoor admin: a bearer token guards every path but /healthz and /readyz; atsgate reload sends it",
+TEST_CASE("frontdoor admin: a bearer token guards every path but /healthz and /readyz, atsgate reload sends it",
           "[integration][frontdoor][admin]") {
     ATSGATE_SKIP_UNLESS_TOOLS("python3");
     test_env env;

@@ -43,7 +43,7 @@ void open(tls_client& c, std::uint16_t port) {
 
 }  // namespace
 
-TEST_CASE("frontdoor routing: host and longest path prefix pick the upstream; static replies and 404",
+TEST_CASE("frontdoor routing: host and longest path prefix pick the upstream, static replies and 404",
           "[integration][frontdoor][routing]") {
     ATSGATE_SKIP_UNLESS_TOOLS("curl", "python3");
     test_env env;
@@ -192,7 +192,7 @@ split = [ { upstream = "blue", weight = 3 }, { upstream = "green", weight = 1 } 
     CHECK(legacy.request_lines().empty());
 }
 
-TEST_CASE("frontdoor routing: sticky splits keep each device on one side; a weight change moves only devices it must",
+TEST_CASE("frontdoor routing: sticky splits keep each device on one side, a weight change moves only devices it must",
           "[integration][frontdoor][routing]") {
     ATSGATE_SKIP_UNLESS_TOOLS("python3");
     test_env env;

@@ -221,6 +221,35 @@ with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
     CHECK(be.request_lines().size() == rows.size() + 2);
 }
 
+TEST_CASE("frontdoor sni: an ECDSA + RSA pair as the listener's default certificate serves clients without SNI",
+          "[integration][frontdoor][sni]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    // cert/key: the ECDSA leaf; [[listener.certificate]]: the RSA leaf for the same names.
+    auto cfg = env.default_config(be.url());
+    cfg.listeners[0].extra = certificate_table(env.rsa(), "");
+    proxy px(env, cfg);
+    for (const std::string sni : {"", "localhost"}) {
+        INFO("SNI \"" << sni << "\"");
+        tls_client_options o;
+        o.sni = sni;
+        o.ca_file = env.root_pem();
+        o.max_version = TLS1_2_VERSION;
+        o.cipher_list = "ECDHE-RSA-AES128-GCM-SHA256";
+        auto s = connect_and_get(px.port(), o);
+        REQUIRE(s.ok);
+        CHECK(s.key_type == EVP_PKEY_RSA);
+        CHECK(s.status == 200);
+        o.max_version = TLS1_3_VERSION;
+        o.cipher_list = "";
+        s = connect_and_get(px.port(), o);
+        REQUIRE(s.ok);
+        CHECK(s.key_type == EVP_PKEY_EC);
+        CHECK(s.status == 200);
+    }
+}
+
 TEST_CASE("frontdoor sni: unknown_sni = \"refuse\" answers an unknown name with unrecognized_name and counts it",
           "[integration][frontdoor][sni]") {
     ATSGATE_SKIP_UNLESS_TOOLS("openssl", "python3");
