@@ -143,18 +143,6 @@ void print_diagnostics(const config::diagnostics& diags) {
 
 bool blocks_start(const tls::report& r) { return r.any(tls::status::fail) || r.any(tls::status::unknown); }
 
-spdlog::level::level_enum to_spdlog(config::log_level l) {
-    switch (l) {
-        case config::log_level::trace: return spdlog::level::trace;
-        case config::log_level::debug: return spdlog::level::debug;
-        case config::log_level::info: return spdlog::level::info;
-        case config::log_level::warn: return spdlog::level::warn;
-        case config::log_level::error: return spdlog::level::err;
-        case config::log_level::off: return spdlog::level::off;
-    }
-    return spdlog::level::info;
-}
-
 // Shared by run and check: parse, validate, build, audit. Returns an exit code, or -1 to go on.
 int prepare(const options& o, snapshot::build_result& built, snapshot::shared_state& health) {
     auto loaded = config::load_file(o.config_path);
@@ -225,7 +213,7 @@ int cmd_run(const options& o) {
         std::fprintf(stderr, "atsgate: refusing to start: the configuration does not meet Apple's ATS requirements\n");
         return exit_audit;
     }
-    spdlog::set_level(to_spdlog(built.value->cfg.server.level));
+    atsgate::server::set_log_level(built.value->cfg.server.level);
     if (built.audit.any(tls::status::warn)) {
         for (const auto& f : built.audit.findings)
             if (f.result == tls::status::warn)

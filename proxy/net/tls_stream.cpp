@@ -55,6 +55,10 @@ tls_stream::next tls_stream::classify(int ret, error_code& ec, bool handshaking)
     }
 }
 
+tcp::socket::wait_type tls_stream::wait_for(next n) noexcept {
+    return n == next::want_write ? tcp::socket::wait_write : tcp::socket::wait_read;
+}
+
 awaitable<error_code> tls_stream::handshake() {
     if (plain_) co_return error_code{};
     if (!ssl_) co_return errc::tls_resource;
@@ -62,20 +66,11 @@ awaitable<error_code> tls_stream::handshake() {
         const int r = SSL_do_handshake(ssl_.get());
         if (r == 1) co_return error_code{};
         error_code ec;
-        switch (classify(r, ec, true)) {
-            case next::done: co_return error_code{};
-            case next::want_read: {
-                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read);
-                if (wec) co_return wec;
-                break;
-            }
-            case next::want_write: {
-                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write);
-                if (wec) co_return wec;
-                break;
-            }
-            case next::failed: co_return ec;
-        }
+        const next n = classify(r, ec, true);
+        if (n == next::failed) co_return ec;
+        if (n == next::done) co_return error_code{};
+        auto [wec] = co_await socket_.async_wait(wait_for(n));
+        if (wec) co_return wec;
     }
 }
 
@@ -87,20 +82,11 @@ awaitable<std::tuple<error_code, std::size_t>> tls_stream::read_some(std::span<c
         const int r = SSL_read_ex(ssl_.get(), into.data(), into.size(), &n);
         if (r == 1) co_return std::tuple{error_code{}, n};
         error_code ec;
-        switch (classify(r, ec, false)) {
-            case next::done: co_return std::tuple{error_code{}, n};
-            case next::want_read: {
-                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read);
-                if (wec) co_return std::tuple{wec, std::size_t{0}};
-                break;
-            }
-            case next::want_write: {
-                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write);
-                if (wec) co_return std::tuple{wec, std::size_t{0}};
-                break;
-            }
-            case next::failed: co_return std::tuple{ec, std::size_t{0}};
-        }
+        const next what = classify(r, ec, false);
+        if (what == next::failed) co_return std::tuple{ec, std::size_t{0}};
+        if (what == next::done) co_return std::tuple{error_code{}, n};
+        auto [wec] = co_await socket_.async_wait(wait_for(what));
+        if (wec) co_return std::tuple{wec, std::size_t{0}};
     }
 }
 
@@ -124,20 +110,11 @@ awaitable<error_code> tls_stream::write_all(std::span<const char> data) {
             continue;
         }
         error_code ec;
-        switch (classify(r, ec, false)) {
-            case next::done: break;
-            case next::want_read: {
-                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read);
-                if (wec) co_return wec;
-                break;
-            }
-            case next::want_write: {
-                auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write);
-                if (wec) co_return wec;
-                break;
-            }
-            case next::failed: co_return ec;
-        }
+        const next what = classify(r, ec, false);
+        if (what == next::failed) co_return ec;
+        if (what == next::done) continue;
+        auto [wec] = co_await socket_.async_wait(wait_for(what));
+        if (wec) co_return wec;
     }
     co_return error_code{};
 }

@@ -70,6 +70,7 @@ private:
     // Maps an OpenSSL result to "wait for read/write" or a final error.
     enum class next { done, want_read, want_write, failed };
     next classify(int ret, error_code& ec, bool handshaking) noexcept;
+    static tcp::socket::wait_type wait_for(next n) noexcept;  // want_read / want_write
 
     tcp_socket socket_;
     ossl::ptr<SSL> ssl_;

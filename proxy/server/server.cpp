@@ -58,18 +58,6 @@ std::string key_of(const config::listener& l) {
            std::to_string(l.port);
 }
 
-spdlog::level::level_enum to_spdlog(config::log_level l) {
-    switch (l) {
-        case config::log_level::trace: return spdlog::level::trace;
-        case config::log_level::debug: return spdlog::level::debug;
-        case config::log_level::info: return spdlog::level::info;
-        case config::log_level::warn: return spdlog::level::warn;
-        case config::log_level::error: return spdlog::level::err;
-        case config::log_level::off: return spdlog::level::off;
-    }
-    return spdlog::level::info;
-}
-
 struct worker {
     explicit worker(std::uint64_t seed) : ctx(io, seed) {}
     asio::io_context io{1};  // concurrency hint 1: one thread runs it
@@ -276,7 +264,7 @@ void server::close_removed(const snapshot::snapshot& snap) {
 }
 
 void server::apply_runtime_settings(const snapshot::snapshot& snap) {
-    spdlog::set_level(to_spdlog(snap.cfg.server.level));
+    set_log_level(snap.cfg.server.level);
     const bool access = snap.cfg.server.access_log;
     for (auto& wp : workers_) {
         worker* w = wp.get();
@@ -610,6 +598,17 @@ int server::run() {
 }
 
 }  // namespace
+
+void set_log_level(config::log_level level) {
+    switch (level) {
+        case config::log_level::trace: spdlog::set_level(spdlog::level::trace); return;
+        case config::log_level::debug: spdlog::set_level(spdlog::level::debug); return;
+        case config::log_level::info: spdlog::set_level(spdlog::level::info); return;
+        case config::log_level::warn: spdlog::set_level(spdlog::level::warn); return;
+        case config::log_level::error: spdlog::set_level(spdlog::level::err); return;
+        case config::log_level::off: spdlog::set_level(spdlog::level::off); return;
+    }
+}
 
 int run(std::string config_path, std::shared_ptr<const snapshot::snapshot> initial,
         std::unique_ptr<snapshot::shared_state> health) {

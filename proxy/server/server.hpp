@@ -18,6 +18,9 @@ namespace atsgate::server {
 // one and says why. `health` holds the member health objects `initial` was built with.
 // Returns the process exit code: 0 after a clean shutdown, 1 when a socket could not be bound
 // (nothing is served then). Call from the main thread; blocks until shutdown.
+// Applies the configured log level to spdlog (process-wide). Used at start and on every reload.
+void set_log_level(config::log_level level);
+
 int run(std::string config_path, std::shared_ptr<const snapshot::snapshot> initial,
         std::unique_ptr<snapshot::shared_state> health);
 
