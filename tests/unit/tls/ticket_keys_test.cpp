@@ -143,3 +143,28 @@ TEST_CASE("ticket keys: TLS 1.3 clients that use each ticket once keep resuming"
         sess = std::move(next);
     }
 }
+
+TEST_CASE("ticket keys: a TLS 1.2 resumption attempt without EMS is refused, not resumed", "[unit][tickets]") {
+    // RFC 7627 section 5.3: a session established with EMS must not be resumed without it. atsgate
+    // only ever creates EMS sessions, and its ClientHello gate refuses TLS 1.2 offers without EMS
+    // before OpenSSL looks at the ticket.
+    server_fixture fx;
+    tls::ticket_keys keys;
+    auto built = fx.build(&keys);
+    auto ok_client = client(TLS1_2_VERSION);
+    ossl::ptr<SSL_SESSION> sess;
+    auto first = test::run_handshake(*ok_client, *built.context->ctx, nullptr, &sess);
+    REQUIRE(first.client_ok);
+    REQUIRE(first.ems);
+    REQUIRE(sess);
+
+    auto no_ems = client(TLS1_2_VERSION);
+    SSL_CTX_set_options(no_ems.get(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    tls::handshake_record rec;
+    auto r = test::run_handshake(*no_ems, *built.context->ctx, sess.get(), nullptr, "localhost",
+                                 [&](SSL& s) { tls::set_handshake_record(&s, &rec); });
+    CHECK_FALSE(r.client_ok);
+    CHECK_FALSE(r.resumed);
+    CHECK(rec.reason == tls::refusal::no_ems);
+    CHECK(r.alert_received_by_client == SSL_AD_HANDSHAKE_FAILURE);
+}
