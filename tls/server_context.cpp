@@ -347,13 +347,15 @@ listener_tls build_listener_tls(const config::listener& l, std::size_t index, di
                 in.trust = trust.get();
                 // The default certificate is checked against server_name; the others against the first
                 // name they serve.
-                in.hostname = ci == 0 && !l.server_name.empty() ? l.server_name
-                              : !cc.names.empty() && cc.names.front().value.rfind("*.", 0) != 0 ? cc.names.front().value
-                                                                                            : std::string{};
+                // Certificates without explicit names (the default one and its ECDSA/RSA twin) are
+                // checked against server_name; the others against the first exact name they serve.
+                in.hostname = cc.names.empty()                                  ? l.server_name
+                              : cc.names.front().value.rfind("*.", 0) != 0 ? cc.names.front().value
+                                                                             : std::string{};
                 in.key = lc.key.get();
                 in.check_public_trust = true;
                 facts.chain = inspect_chain(lc.chain, in);
-                if (ci != 0) facts.server_name = in.hostname;
+                facts.server_name = in.hostname;
             }
             certs.push_back(std::move(lc));
         }
