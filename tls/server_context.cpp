@@ -194,6 +194,15 @@ struct loaded_cert {
     std::size_t group = 0;
 };
 
+// Whether two name lists serve the same set of names (order and repeats ignored).
+bool same_names(std::vector<std::string> a, std::vector<std::string> b) {
+    std::sort(a.begin(), a.end());
+    a.erase(std::unique(a.begin(), a.end()), a.end());
+    std::sort(b.begin(), b.end());
+    b.erase(std::unique(b.begin(), b.end()), b.end());
+    return a == b;
+}
+
 std::string lower_ascii(std::string_view in) {
     std::string out(in);
     for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -345,13 +354,20 @@ listener_tls build_listener_tls(const config::listener& l, std::size_t index, di
             if (trust_error.empty()) {
                 verify_inputs in;
                 in.trust = trust.get();
-                // The default certificate is checked against server_name; the others against the first
-                // name they serve.
-                // Certificates without explicit names (the default one and its ECDSA/RSA twin) are
-                // checked against server_name; the others against the first exact name they serve.
-                in.hostname = cc.names.empty()                                  ? l.server_name
-                              : cc.names.front().value.rfind("*.", 0) != 0 ? cc.names.front().value
-                                                                             : std::string{};
+                // The default certificate, and a twin serving the same names with the other key type,
+                // are checked against server_name; the others against the first exact name they
+                // serve (none for a wildcard-only certificate: its SAN is the name).
+                const bool default_group = ci == 0 || (!certs.empty() && certs.front().index == 0 &&
+                                                       same_names(certs.front().names, lc.names));
+                if (default_group) {
+                    in.hostname = l.server_name;
+                } else {
+                    for (const auto& n : lc.names)
+                        if (n.rfind("*.", 0) != 0) {
+                            in.hostname = n;
+                            break;
+                        }
+                }
                 in.key = lc.key.get();
                 in.check_public_trust = true;
                 facts.chain = inspect_chain(lc.chain, in);
