@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -180,22 +181,42 @@ int cmd_reload(const options& o) {
     asio::ip::tcp::socket sock(io);
     boost::system::error_code ec;
     const asio::ip::tcp::endpoint ep(asio::ip::make_address(a.address, ec), a.port);
-    if (!ec) sock.connect(ep, ec);
     if (ec) {
-        std::fprintf(stderr, "atsgate: cannot reach the admin endpoint %s:%u: %s\n", a.address.c_str(), a.port,
-                     ec.message().c_str());
-        return exit_runtime;
+        std::fprintf(stderr, "atsgate: bad admin address %s: %s\n", a.address.c_str(), ec.message().c_str());
+        return exit_config;
     }
     std::string req = "POST /reload HTTP/1.1\r\nHost: atsgate\r\nContent-Length: 0\r\nConnection: close\r\n";
     if (!a.token.empty()) req += "Authorization: Bearer " + a.token + "\r\n";
     req += "\r\n";
-    asio::write(sock, asio::buffer(req), ec);
+    // The whole exchange has one deadline: a reload builds contexts and resolves names, so allow
+    // generous time, but never hang on an unreachable or stuck endpoint.
     std::string resp;
     char buf[4096];
-    for (;;) {
-        const std::size_t n = sock.read_some(asio::buffer(buf), ec);
-        resp.append(buf, n);
-        if (ec) break;
+    bool connected = false;
+    std::function<void(const boost::system::error_code&, std::size_t)> on_read =
+        [&](const boost::system::error_code& rec, std::size_t n) {
+            resp.append(buf, n);
+            if (!rec) sock.async_read_some(asio::buffer(buf), on_read);
+        };
+    sock.async_connect(ep, [&](const boost::system::error_code& cec) {
+        if (cec) {
+            ec = cec;
+            return;
+        }
+        connected = true;
+        asio::async_write(sock, asio::buffer(req), [&](const boost::system::error_code& wec, std::size_t) {
+            if (wec) {
+                ec = wec;
+                return;
+            }
+            sock.async_read_some(asio::buffer(buf), on_read);
+        });
+    });
+    io.run_for(std::chrono::seconds(60));
+    if (!io.stopped() || !connected || ec) {
+        std::fprintf(stderr, "atsgate: cannot reach the admin endpoint %s:%u: %s\n", a.address.c_str(), a.port,
+                     ec ? ec.message().c_str() : "no answer within 60 s");
+        return exit_runtime;
     }
     const auto body_at = resp.find("\r\n\r\n");
     const bool ok = resp.rfind("HTTP/1.1 200", 0) == 0;
