@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 namespace atsgate::http::detail {
 
@@ -151,6 +152,43 @@ constexpr bool is_valid_host(std::string_view s) noexcept {
     for (char c : port)
         if (c < '0' || c > '9') return false;
     return true;
+}
+
+// The fields that decide a message's framing and connection handling, gathered in one pass over
+// a completed head (shared by the request and the response parser).
+struct framing_fields {
+    unsigned hosts = 0, lengths = 0, codings = 0;  // how many Host / Content-Length / Transfer-Encoding
+    std::string_view host, length, coding;         // the last value of each
+    bool close = false;                            // Connection lists "close"
+    bool keep_alive = false;                       // Connection lists "keep-alive"
+    bool expect_continue = false;                  // Expect: 100-continue
+};
+
+inline framing_fields scan_framing(const std::vector<header>& headers) noexcept {
+    framing_fields f;
+    for (const auto& h : headers) {
+        switch (classify_field(h.name)) {
+            case known_field::host:
+                ++f.hosts;
+                f.host = h.value;
+                break;
+            case known_field::content_length:
+                ++f.lengths;
+                f.length = h.value;
+                break;
+            case known_field::transfer_encoding:
+                ++f.codings;
+                f.coding = h.value;
+                break;
+            case known_field::connection:
+                f.close |= list_has_token(h.value, "close");
+                f.keep_alive |= list_has_token(h.value, "keep-alive");
+                break;
+            case known_field::expect: f.expect_continue |= iequals(h.value, "100-continue"); break;
+            case known_field::other: break;
+        }
+    }
+    return f;
 }
 
 }  // namespace atsgate::http::detail

@@ -76,31 +76,8 @@ struct request_parser::impl final : detail::parser_core {
         h.version_minor = llp_.http_minor;
         build_headers(h.headers);
 
-        unsigned hosts = 0, lengths = 0, codings = 0;
-        std::string_view host, length, coding;
-        bool close = false, keep_alive = false, expect = false;
-        for (const auto& f : h.headers) {
-            switch (detail::classify_field(f.name)) {
-                case detail::known_field::host:
-                    ++hosts;
-                    host = f.value;
-                    break;
-                case detail::known_field::content_length:
-                    ++lengths;
-                    length = f.value;
-                    break;
-                case detail::known_field::transfer_encoding:
-                    ++codings;
-                    coding = f.value;
-                    break;
-                case detail::known_field::connection:
-                    close |= detail::list_has_token(f.value, "close");
-                    keep_alive |= detail::list_has_token(f.value, "keep-alive");
-                    break;
-                case detail::known_field::expect: expect |= iequals(f.value, "100-continue"); break;
-                case detail::known_field::other: break;
-            }
-        }
+        const auto [hosts, lengths, codings, host, length, coding, close, keep_alive, expect] =
+            detail::scan_framing(h.headers);
         const bool http11 = h.version_minor == 1;
 
         // Framing (RFC 9112 section 6.3). Anything ambiguous is refused, never repaired: the

@@ -84,26 +84,10 @@ struct response_parser::impl final : detail::parser_core {
         // Upgrade, so a switch of protocols was never asked for (RFC 9110 section 15.2.2).
         if (h.status < 100 || h.status > 599 || h.status == 101) return errc::bad_response;
 
-        unsigned lengths = 0, codings = 0;
-        std::string_view length, coding;
-        bool close = false, keep_alive = false;
-        for (const auto& f : h.headers) {
-            switch (detail::classify_field(f.name)) {
-                case detail::known_field::content_length:
-                    ++lengths;
-                    length = f.value;
-                    break;
-                case detail::known_field::transfer_encoding:
-                    ++codings;
-                    coding = f.value;
-                    break;
-                case detail::known_field::connection:
-                    close |= detail::list_has_token(f.value, "close");
-                    keep_alive |= detail::list_has_token(f.value, "keep-alive");
-                    break;
-                default: break;
-            }
-        }
+        const detail::framing_fields ff = detail::scan_framing(h.headers);
+        const auto lengths = ff.lengths, codings = ff.codings;
+        const std::string_view length = ff.length, coding = ff.coding;
+        const bool close = ff.close, keep_alive = ff.keep_alive;
         const bool http11 = h.version_minor == 1;
 
         // Bodies are re-framed towards the client, so only "chunked" can be decoded here; any
