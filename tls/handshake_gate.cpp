@@ -90,12 +90,16 @@ int client_hello_cb(SSL* ssl, int* alert, void* arg) {
 
 char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-// Case-insensitive three-way compare of `a` with an already lower-case `b`.
+// Case-insensitive three-way compare of `a` with an already lower-case `b`. Bytes compare as
+// unsigned char: the tables are sorted with std::string's operator< (char_traits<char>::lt is
+// unsigned), and a signed compare would misorder names with bytes >= 0x80 (a certificate's raw
+// dNSName can hold them), making the binary search miss other, valid names.
 int compare_lower(std::string_view a, std::string_view b) noexcept {
     const std::size_t n = std::min(a.size(), b.size());
     for (std::size_t i = 0; i < n; ++i) {
-        const char x = lower(a[i]);
-        if (x != b[i]) return x < b[i] ? -1 : 1;
+        const auto x = static_cast<unsigned char>(lower(a[i]));
+        const auto y = static_cast<unsigned char>(b[i]);
+        if (x != y) return x < y ? -1 : 1;
     }
     return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
 }

@@ -132,6 +132,24 @@ TEST_CASE("gate: classify_failure prefers the gate's reason, then OpenSSL's", "[
     CHECK(tls::classify_failure(rec, 0) == refusal::other);
 }
 
+// Found by tests/fuzz (fuzz_handshake_gate, corpus/handshake_gate/select_group_high_byte): the name
+// tables are sorted by std::string (bytes unsigned) but were searched with a signed compare, so a
+// name with a byte >= 0x80 (a raw certificate dNSName) hid the valid names sorted before it.
+TEST_CASE("gate: select_group finds every name of a table holding non-ASCII bytes", "[unit][gate]") {
+    tls::gate_config cfg;
+    cfg.groups.resize(3);
+    cfg.refuse_unknown_sni = true;
+    cfg.exact = {{"mdm.example.com", 1}, {"\xe9" "cole.example.com", 2}};  // sorted as server_context does
+    cfg.wildcard = {{"example.net", 1}, {"\xe9" "cole.example.net", 2}};
+    CHECK(tls::select_group(cfg, "mdm.example.com") == std::size_t{1});
+    CHECK(tls::select_group(cfg, "MDM.Example.COM") == std::size_t{1});
+    CHECK(tls::select_group(cfg, "\xe9" "cole.example.com") == std::size_t{2});
+    CHECK(tls::select_group(cfg, "a.example.net") == std::size_t{1});
+    CHECK(tls::select_group(cfg, "a.\xe9" "cole.example.net") == std::size_t{2});
+    CHECK(tls::select_group(cfg, "other.example.com") == std::nullopt);
+    CHECK(tls::select_group(cfg, "") == std::size_t{0});
+}
+
 namespace {
 
 // A listener config pointing at freshly generated files.
