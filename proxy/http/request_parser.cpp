@@ -75,6 +75,11 @@ struct request_parser::impl final : detail::parser_core {
         h.version_major = llp_.http_major;
         h.version_minor = llp_.http_minor;
         build_headers(h.headers);
+        // llhttp reads a request line without a version ("GET  /x": its two SP pass the raw count)
+        // as HTTP/0.9, still parses header fields, and never calls on_version_complete: without
+        // this, such a request (even without Host) went upstream as HTTP/1.1. Malformed for
+        // HTTP/1.x, like "GET /x", hence bad_request. Found by tests/fuzz/fuzz_request_parser.
+        if (h.version_major != 1 || h.version_minor > 1) return errc::bad_request;
 
         const auto [hosts, lengths, codings, host, length, coding, close, keep_alive, expect] =
             detail::scan_framing(h.headers);

@@ -269,6 +269,11 @@ std::vector<bad_row> bad_corpus() {
         // --- request line
         {"two spaces after method", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_request},
         {"space after version", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", errc::bad_request},
+        // Found by tests/fuzz (corpus/request_parser/http09_two_spaces): llhttp took these for
+        // HTTP/0.9 and they were accepted, the second one without Host.
+        {"no version, two spaces after method", "GET  /admin\r\nHost: a\r\n\r\n", errc::bad_request},
+        {"no version, two spaces, no Host", "GET  /\r\n\r\n", errc::bad_request},
+        {"no version, asterisk-form", "OPTIONS  *\r\nHost: a\r\n\r\n", errc::bad_request},
         {"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_request},
         {"lower-case method", "get / HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_request},
         {"unknown method", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_request},
