@@ -33,6 +33,19 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+// key_path and payload_type are copied into every URL below them, and a binary plist may share
+// one long key or PayloadType object among up to limits::max_nodes URLs: the reader charges its
+// text budget once per expansion, these copies were not charged at all (a 120 kB file made 2.5 GB).
+// Both are capped; real ones are a few dozen bytes. Found while writing tests/fuzz/fuzz_profile.
+constexpr std::size_t max_label = 256;
+
+std::string capped(std::string_view s) {
+    if (s.size() <= max_label) return std::string(s);
+    std::size_t n = max_label - 3;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // whole UTF-8 characters
+    return std::string(s.substr(0, n)) + "...";
+}
+
 // Depth is bounded by the plist reader (limits::max_depth), so this recursion is too.
 void walk(const plist::value& v, const std::string& path, const std::string& key, const std::string& payload_type,
           std::vector<profile_url>& out) {
@@ -40,13 +53,14 @@ void walk(const plist::value& v, const std::string& path, const std::string& key
         case plist::kind::dict: {
             std::string type = payload_type;
             if (const plist::value* t = v.find("PayloadType"); t != nullptr && t->type == plist::kind::string)
-                type = t->text;
-            for (const auto& e : v.dict) walk(e.val, path.empty() ? e.key : path + "." + e.key, e.key, type, out);
+                type = capped(t->text);
+            for (const auto& e : v.dict)
+                walk(e.val, capped(path.empty() ? e.key : path + "." + e.key), e.key, type, out);
             return;
         }
         case plist::kind::array:
             for (std::size_t i = 0; i < v.array.size(); ++i)
-                walk(v.array[i], path + "[" + std::to_string(i) + "]", key, payload_type, out);
+                walk(v.array[i], capped(path + "[" + std::to_string(i) + "]"), key, payload_type, out);
             return;
         case plist::kind::string: {
             std::string_view s = trim(v.text);

@@ -22,11 +22,11 @@
 namespace atsgate::probe {
 
 struct profile_url {
-    std::string key_path;      // "PayloadContent[0].ServerURL"
+    std::string key_path;      // "PayloadContent[0].ServerURL"; at most 256 bytes (longer ones end in "...")
     std::string url;           // the string, whitespace-trimmed
     bool https = false;        // scheme is https (else http)
     bool scep_exempt = false;  // http URL of a SCEP payload (exempt from ATS)
-    std::string payload_type;  // PayloadType of the nearest enclosing payload dict, "" if none
+    std::string payload_type;  // PayloadType of the nearest enclosing payload dict, "" if none; capped like key_path
     std::string invalid;       // https only: why it is not a usable URL (parse_target's reason), "" if usable
 };
 

@@ -206,6 +206,41 @@ TEST_CASE("profile: a tampered signed profile is unwrapped, its signature report
     CHECK(p->urls.at(0).url == "https://Mdm.example.test/mdm/server");
 }
 
+// Found while fuzzing (tests/fuzz/fuzz_profile, corpus/profile/shared_long_key.bplist): one long key
+// and one long PayloadType shared by thousands of URLs were copied into every URL found below
+// them, so output grew as key length x URLs (a 120 kB binary plist took 2.5 GB).
+TEST_CASE("profile: key paths and payload types stay bounded when one long key is shared", "[probe][profile]") {
+    bplist_builder b;
+    b.offset_size = 4;
+    const std::string long_key = std::string(20000, 'k') + "\xc3\xa9";  // ends in a 2-byte UTF-8 character
+    const std::size_t url = b.str("http://mdm.example.test/");
+    const std::size_t list = b.array(std::vector<std::size_t>(3000, url));
+    const std::size_t key = b.str(long_key);
+    const std::size_t pt_key = b.str("PayloadType");
+    const std::size_t pt = b.str(std::string(20000, 'T'));
+    const std::size_t inner = b.dict({{pt_key, pt}, {key, list}});
+    const std::size_t root = b.dict({{b.str("PayloadContent"), b.array({inner})}});
+    const std::string bytes = b.build(root);
+    REQUIRE(bytes.size() < 50000);
+
+    std::string err;
+    const auto p = parse_profile(bytes, "shared.mobileconfig", err);
+    INFO(err);
+    REQUIRE(p);
+    REQUIRE(p->urls.size() == 3000);
+    std::size_t total = 0;
+    for (const auto& u : p->urls) total += u.key_path.size() + u.payload_type.size();
+    CHECK(total <= 3000 * 512);
+    const auto& first = p->urls.front();
+    CHECK(first.key_path.size() <= 256);
+    CHECK(first.key_path.rfind("PayloadContent[0].kkk", 0) == 0);
+    CHECK(first.key_path.substr(first.key_path.size() - 3) == "...");
+    CHECK(first.payload_type.size() <= 256);
+    CHECK(first.url == "http://mdm.example.test/");
+    // Short paths are untouched.
+    CHECK(extract_urls(plist::parse_xml(profile_xml).root).front().key_path == "PayloadContent[0].ServerURL");
+}
+
 TEST_CASE("profile: unusable inputs are refused with a reason", "[probe][profile]") {
     struct bad {
         const char* label;
