@@ -25,6 +25,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -91,6 +92,7 @@ public:
     json& str(std::string_view v) { return raw(tls::json_quote(v)); }
     json& num(std::int64_t v) { return raw(std::to_string(v)); }
     json& boolean(bool v) { return raw(v ? "true" : "false"); }
+    json& raw_null() { return raw("null"); }
     json& open(char c) {
         sep();
         out_ += c;
@@ -142,7 +144,10 @@ private:
     void close_removed(const snapshot::snapshot& snap);
     void apply_runtime_settings(const snapshot::snapshot& snap);
 
-    admin_reply reload();
+    // Reloads and records the outcome (trigger: "SIGHUP" or "admin") for /status and /metrics, so a
+    // refused SIGHUP reload is visible without reading the log.
+    admin_reply reload(const char* trigger);
+    admin_reply do_reload();
     admin_reply set_weights(std::string_view listener, std::string_view route,
                             const std::vector<std::pair<std::string, std::uint32_t>>& weights);
     admin_reply status();
@@ -165,6 +170,15 @@ private:
     asio::steady_timer drain_deadline_{control_};
     asio::steady_timer hard_stop_{control_};
     std::size_t finished_ = 0;
+    struct reload_record {
+        std::int64_t at = 0;  // unix time
+        std::string trigger;
+        bool ok = false;
+        std::uint64_t generation = 0;  // live after the attempt
+        std::string message;           // the reply text, bounded
+    };
+    std::optional<reload_record> last_reload_;
+    std::uint64_t reloads_ok_ = 0, reloads_refused_ = 0;
 };
 
 bool server::open_new_listeners(const snapshot::snapshot& snap, std::map<std::string, std::vector<int>>& fds,
@@ -273,7 +287,21 @@ void server::apply_runtime_settings(const snapshot::snapshot& snap) {
     if (snap.cfg.admin) handlers_.token = snap.cfg.admin->token;
 }
 
-admin_reply server::reload() {
+admin_reply server::reload(const char* trigger) {
+    admin_reply r = do_reload();
+    reload_record rec;
+    rec.at = static_cast<std::int64_t>(std::time(nullptr));
+    rec.trigger = trigger;
+    rec.ok = r.status == 200;
+    rec.generation = generation_;
+    constexpr std::size_t max_message = 4096;
+    rec.message = r.body.size() > max_message ? r.body.substr(0, max_message) + "...\n" : r.body;
+    ++(rec.ok ? reloads_ok_ : reloads_refused_);
+    last_reload_ = std::move(rec);
+    return r;
+}
+
+admin_reply server::do_reload() {
     if (draining_.load()) return {409, "text/plain; charset=utf-8", "draining: reload refused\n"};
     std::string report;
     auto loaded = config::load_file(path_);
@@ -359,6 +387,17 @@ admin_reply server::status() {
     j.key("uptime_seconds").num(static_cast<std::int64_t>(now - started_));
     j.key("workers").num(static_cast<std::int64_t>(workers_.size()));
     j.key("draining").boolean(draining_.load());
+    j.key("reloads").open('{').key("ok").num(static_cast<std::int64_t>(reloads_ok_));
+    j.key("refused").num(static_cast<std::int64_t>(reloads_refused_)).close('}');
+    j.key("last_reload");
+    if (last_reload_) {
+        j.open('{').key("at").num(last_reload_->at).key("trigger").str(last_reload_->trigger);
+        j.key("ok").boolean(last_reload_->ok);
+        j.key("generation").num(static_cast<std::int64_t>(last_reload_->generation));
+        j.key("message").str(last_reload_->message).close('}');
+    } else {
+        j.raw_null();
+    }
     j.key("listeners").open('[');
     for (std::size_t i = 0; i < snap->cfg.listeners.size(); ++i) {
         const auto& l = snap->cfg.listeners[i];
@@ -516,10 +555,18 @@ int server::run() {
     }
 
     handlers_.metrics = [this] {
-        return admin_reply{200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(stats_)};
+        std::string text = render_metrics(stats_);
+        text += "# HELP atsgate_reloads_total Configuration reloads (SIGHUP, POST /reload) by result.\n"
+                "# TYPE atsgate_reloads_total counter\n";
+        text += "atsgate_reloads_total{result=\"ok\"} " + std::to_string(reloads_ok_) + "\n";
+        text += "atsgate_reloads_total{result=\"refused\"} " + std::to_string(reloads_refused_) + "\n";
+        text += "# HELP atsgate_config_generation Generation of the live configuration snapshot.\n"
+                "# TYPE atsgate_config_generation gauge\n";
+        text += "atsgate_config_generation " + std::to_string(generation_) + "\n";
+        return admin_reply{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
     };
     handlers_.status = [this] { return status(); };
-    handlers_.reload = [this] { return reload(); };
+    handlers_.reload = [this] { return reload("admin"); };
     handlers_.weights = [this](std::string_view l, std::string_view r,
                                const std::vector<std::pair<std::string, std::uint32_t>>& w) { return set_weights(l, r, w); };
     handlers_.draining = [this] { return draining_.load(); };
@@ -575,7 +622,7 @@ int server::run() {
         if (ec) return;
         if (sig == SIGHUP) {
             spdlog::info("SIGHUP received: reloading {}", path_);
-            reload();
+            reload("SIGHUP");
             signals.async_wait(on_signal);
             return;
         }

@@ -137,6 +137,16 @@ TEST_CASE("frontdoor reload: an expired certificate is refused (409, atsgate rel
     CHECK(cli.exit_code == 1);
     CHECK(cli.err.find("cert.validity") != std::string::npos);
 
+    // SIGHUP has no reply to carry the reasons: the refusal shows on /status and /metrics.
+    REQUIRE(px.proc().signal(SIGHUP));
+    CHECK(px.wait_for_counter("atsgate_reloads_total{result=\"refused\"}", 3, 10000ms) == 3);
+    const auto st = px.admin("GET", "/status");
+    INFO(st);
+    CHECK(st.find("\"reloads\":{\"ok\":0,\"refused\":3}") != std::string::npos);
+    CHECK(st.find("\"trigger\":\"SIGHUP\",\"ok\":false,\"generation\":1") != std::string::npos);
+    CHECK(st.find("cert.validity") != std::string::npos);
+    CHECK(px.counter("atsgate_config_generation") == 1);
+
     // Still generation 1, still the old certificate, for new and open connections.
     CHECK(generation(px) == 1);
     CHECK(served_cn(px.port()) == "first");
@@ -148,6 +158,8 @@ TEST_CASE("frontdoor reload: an expired certificate is refused (409, atsgate rel
     write_leaf(env, "live", "fixed");
     CHECK(status_of(px.admin("POST", "/reload")) == 200);
     CHECK(served_cn(px.port()) == "fixed");
+    CHECK(px.counter("atsgate_reloads_total{result=\"ok\"}") == 1);
+    CHECK(px.admin("GET", "/status").find("\"trigger\":\"admin\",\"ok\":true,\"generation\":2") != std::string::npos);
 }
 
 TEST_CASE("frontdoor reload: a config error keeps serving and answers 409 with FILE:LINE:COL for every problem",
