@@ -1,5 +1,7 @@
 #include "tls/audit.hpp"
 
+#include "tls/civil_time.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -17,21 +19,11 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-// "2026-05-01" for unix seconds (UTC); proleptic Gregorian (H. Hinnant's days_from_civil inverse).
+// "2026-05-01" for unix seconds (UTC).
 std::string date_of(std::int64_t unix_seconds) {
-    std::int64_t z = floor_div(unix_seconds, day) + 719468;
-    std::int64_t era = floor_div(z, 146097);
-    std::int64_t doe = z - era * 146097;
-    std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    std::int64_t y = yoe + era * 400;
-    std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    std::int64_t mp = (5 * doy + 2) / 153;
-    std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2) ++y;
+    const civil_date c = civil_from_days(floor_div(unix_seconds, day));
     char buf[48];
-    std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d", static_cast<long long>(y), static_cast<int>(m),
-                  static_cast<int>(d));
+    std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d", static_cast<long long>(c.year), c.month, c.day);
     return buf;
 }
 

@@ -13,6 +13,10 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
+bool starts_with_ci(std::string_view s, std::string_view prefix) noexcept {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
 std::optional<std::string_view> find_header(const std::vector<header>& headers, std::string_view name) noexcept {
     for (const auto& h : headers)
         if (iequals(h.name, name)) return h.value;

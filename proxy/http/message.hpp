@@ -49,6 +49,8 @@ struct response_head {
 
 // Case-insensitive ASCII comparison for header names and tokens.
 bool iequals(std::string_view a, std::string_view b) noexcept;
+// `s` begins with `prefix`, ignoring ASCII case ("HTTPS://host" starts with "https://").
+bool starts_with_ci(std::string_view s, std::string_view prefix) noexcept;
 
 // First header with this name (case-insensitive), if any.
 std::optional<std::string_view> find_header(const std::vector<header>& headers, std::string_view name) noexcept;

@@ -15,6 +15,21 @@ void append_uint(std::uint64_t v, std::string& out, int base = 10) {
     out.append(buf, r.ptr);
 }
 
+// The framing header the re-framed message carries: Content-Length or chunked; nothing for a message
+// without a body or a close-delimited one.
+void append_framing(framing body, std::uint64_t content_length, std::string& out) {
+    switch (body) {
+        case framing::content_length:
+            out.append("Content-Length: ");
+            append_uint(content_length, out);
+            out.append("\r\n");
+            break;
+        case framing::chunked: out.append("Transfer-Encoding: chunked\r\n"); break;
+        case framing::none:
+        case framing::until_close: break;
+    }
+}
+
 void append_field(std::string& out, std::string_view name, std::string_view value) {
     out.append(name);
     out.append(": ");
@@ -159,16 +174,7 @@ void write_upstream_request(const request_head& h, const upstream_request_contex
     append_field(out, "X-Forwarded-Proto", ctx.proto);
     if (!h.host.empty()) append_field(out, "X-Forwarded-Host", h.host);
 
-    switch (ctx.body) {
-        case framing::content_length:
-            out.append("Content-Length: ");
-            append_uint(ctx.content_length, out);
-            out.append("\r\n");
-            break;
-        case framing::chunked: out.append("Transfer-Encoding: chunked\r\n"); break;
-        case framing::none:
-        case framing::until_close: break;  // a request body cannot be close-delimited
-    }
+    append_framing(ctx.body, ctx.content_length, out);  // a request body cannot be close-delimited
     out.append("\r\n");
 }
 
@@ -208,16 +214,7 @@ response_rewrites write_client_response(const response_head& h, const client_res
         append_field(out, f.name, f.value);
     }
 
-    switch (ctx.body) {
-        case framing::content_length:
-            out.append("Content-Length: ");
-            append_uint(ctx.content_length, out);
-            out.append("\r\n");
-            break;
-        case framing::chunked: out.append("Transfer-Encoding: chunked\r\n"); break;
-        case framing::none:
-        case framing::until_close: break;
-    }
+    append_framing(ctx.body, ctx.content_length, out);  // until_close: nothing, Connection: close below
     // A close-delimited body ends only by closing the connection, so say so whatever keep_alive is.
     if (!ctx.keep_alive || ctx.body == framing::until_close) out.append("Connection: close\r\n");
     out.append("\r\n");

@@ -1,5 +1,6 @@
 #include "proxy/probe/judge.hpp"
 
+#include "proxy/http/message.hpp"
 #include "tls/policy.hpp"
 
 #include <openssl/tls1.h>
@@ -381,16 +382,6 @@ void judge_non_pfs(const target_facts& f, std::vector<check>& out) {
         add(out, id, status::pass, "no TLS 1.2 suite without forward secrecy accepted");
 }
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != prefix[i]) return false;
-    }
-    return true;
-}
-
 void judge_plaintext(const target_facts& f, std::vector<check>& out) {
     const std::string id = "probe.plaintext_port80";
     const auto& p = f.plaintext;
@@ -402,7 +393,7 @@ void judge_plaintext(const target_facts& f, std::vector<check>& out) {
         add(out, id, status::pass, port + " closed (" + (p.connect_error.empty() ? "no connection" : p.connect_error) + ")");
     } else if (!p.responded) {
         add(out, id, status::info, port + " accepts TCP connections but sent no HTTP response (" + p.error + ")");
-    } else if (p.status >= 300 && p.status < 400 && starts_with_ci(p.location, "https://")) {
+    } else if (p.status >= 300 && p.status < 400 && http::starts_with_ci(p.location, "https://")) {
         add(out, id, status::pass, port + " answers " + std::to_string(p.status) + " -> " + p.location);
     } else if (p.status >= 300 && p.status < 400) {
         add(out, id, status::warn,
@@ -432,7 +423,7 @@ void judge_redirect(const target_facts& f, std::vector<check>& out) {
         chain += h.status != 0 ? ": " + std::to_string(h.status) : ": no response (" + h.error + ")";
     }
     for (const auto& h : r.hops) {
-        if (starts_with_ci(h.location, "http://")) {
+        if (http::starts_with_ci(h.location, "http://")) {
             add(out, id, status::fail, chain + " -> " + h.location + " (plain http)",
                 "redirect only to https:// URLs: devices refuse plain-HTTP loads");
             return;

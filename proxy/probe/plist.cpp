@@ -1,5 +1,7 @@
 #include "proxy/probe/plist.hpp"
 
+#include "tls/civil_time.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -428,25 +430,16 @@ private:
 
 // ---- binary ------------------------------------------------------------------------------------
 
-// "2001-01-01T00:00:00Z" + seconds, as ISO 8601 UTC (H. Hinnant's civil_from_days).
+// "2001-01-01T00:00:00Z" + seconds, as ISO 8601 UTC.
 std::string apple_date(double seconds_since_2001) {
     if (!std::isfinite(seconds_since_2001) || std::fabs(seconds_since_2001) > 1e13) return "invalid date";
     std::int64_t unix_s = static_cast<std::int64_t>(std::floor(seconds_since_2001)) + 978307200;
     std::int64_t days = unix_s >= 0 ? unix_s / 86400 : (unix_s - 86399) / 86400;
     std::int64_t secs = unix_s - days * 86400;
-    std::int64_t z = days + 719468;
-    std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    std::int64_t doe = z - era * 146097;
-    std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    std::int64_t y = yoe + era * 400;
-    std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    std::int64_t mp = (5 * doy + 2) / 153;
-    std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2) ++y;
+    const tls::civil_date c = tls::civil_from_days(days);
     char buf[160];  // sized for any long long values (the compiler cannot see the real ranges)
-    std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", static_cast<long long>(y),
-                  static_cast<long long>(m), static_cast<long long>(d), static_cast<long long>(secs / 3600),
+    std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", static_cast<long long>(c.year),
+                  static_cast<long long>(c.month), static_cast<long long>(c.day), static_cast<long long>(secs / 3600),
                   static_cast<long long>((secs / 60) % 60), static_cast<long long>(secs % 60));
     return buf;
 }

@@ -1,5 +1,6 @@
 #include "proxy/probe/profile.hpp"
 
+#include "proxy/http/message.hpp"
 #include "tls/cert_facts.hpp"
 #include "tls/ossl.hpp"
 
@@ -15,16 +16,6 @@ namespace atsgate::probe {
 namespace {
 
 constexpr std::string_view scep_payload = "com.apple.security.scep";
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != prefix[i]) return false;
-    }
-    return true;
-}
 
 std::string_view trim(std::string_view s) {
     auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
@@ -64,8 +55,8 @@ void walk(const plist::value& v, const std::string& path, const std::string& key
             return;
         case plist::kind::string: {
             std::string_view s = trim(v.text);
-            const bool https = starts_with_ci(s, "https://");
-            if (!https && !starts_with_ci(s, "http://")) return;
+            const bool https = http::starts_with_ci(s, "https://");
+            if (!https && !http::starts_with_ci(s, "http://")) return;
             profile_url u;
             u.key_path = path;
             u.url = std::string(s);

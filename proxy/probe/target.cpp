@@ -1,5 +1,7 @@
 #include "proxy/probe/target.hpp"
 
+#include "proxy/http/message.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -7,16 +9,6 @@
 
 namespace atsgate::probe {
 namespace {
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-    if (s.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != prefix[i]) return false;
-    }
-    return true;
-}
 
 bool dns_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
@@ -61,9 +53,9 @@ std::optional<target> parse_target(std::string_view text, std::string& error) {
     }
     target t;
     std::string_view rest = text;
-    if (starts_with_ci(rest, "https://")) {
+    if (http::starts_with_ci(rest, "https://")) {
         rest.remove_prefix(8);
-    } else if (starts_with_ci(rest, "http://")) {
+    } else if (http::starts_with_ci(rest, "http://")) {
         t.scheme = "http";
         t.port = 80;
         rest.remove_prefix(7);
@@ -156,7 +148,7 @@ std::string resolve_location(const target& base, std::string_view location) {
     while (!location.empty() && (location.front() == ' ' || location.front() == '\t')) location.remove_prefix(1);
     while (!location.empty() && (location.back() == ' ' || location.back() == '\t')) location.remove_suffix(1);
     if (location.empty()) return {};
-    if (starts_with_ci(location, "https://") || starts_with_ci(location, "http://")) return std::string(location);
+    if (http::starts_with_ci(location, "https://") || http::starts_with_ci(location, "http://")) return std::string(location);
     if (location.substr(0, 2) == "//") return base.scheme + ":" + std::string(location);
     // Any other "scheme:" prefix (letters, digits, + - . before the first ':' and before any '/').
     std::size_t colon = location.find(':');
