@@ -31,12 +31,7 @@ bool icontains(std::string_view hay, std::string_view needle) noexcept {
 
 bool url_guard::applies(std::string_view ct) noexcept {
     const std::string_view type = ct.substr(0, ct.find(';'));
-    auto starts = [&](std::string_view p) {
-        if (type.size() < p.size()) return false;
-        for (std::size_t i = 0; i < p.size(); ++i)
-            if (lower(type[i]) != p[i]) return false;
-        return true;
-    };
+    auto starts = [&](std::string_view p) { return starts_with_ci(type, p); };
     return starts("application/xml") || starts("text/xml") || starts("application/x-plist") ||
            starts("application/x-apple-aspen-") || starts("application/json") || starts("application/pkcs7-mime") ||
            starts("application/x-apple-plist");

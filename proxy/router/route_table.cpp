@@ -9,15 +9,6 @@ namespace atsgate::router {
 
 namespace {
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequal(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != b[i]) return false;  // b is stored lower case
-    return true;
-}
-
 // Host of the request without the port ("[::1]:8443" -> "[::1]", "a.example:443" -> "a.example").
 std::string_view request_host(std::string_view host) noexcept {
     if (!host.empty() && host.front() == '[') {
@@ -205,8 +196,8 @@ decision route_table::match(std::size_t listener, const http::request_head& head
         if (!r.host.empty()) {
             if (r.wildcard) {
                 const auto dot = host.find('.');
-                if (dot == std::string_view::npos || dot == 0 || !iequal(host.substr(dot + 1), r.host)) continue;
-            } else if (!iequal(host, r.host)) {
+                if (dot == std::string_view::npos || dot == 0 || !http::iequals(host.substr(dot + 1), r.host)) continue;
+            } else if (!http::iequals(host, r.host)) {
                 continue;
             }
         }
