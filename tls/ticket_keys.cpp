@@ -16,6 +16,13 @@ int ex_index() noexcept {
     return idx;
 }
 
+// Fetched once. With the legacy EVP_aes_256_cbc() handle, OpenSSL 3 fetches the implementation
+// again (provider lookup, locks, name compares) in every EVP_{En,De}cryptInit_ex, i.e. per ticket.
+const EVP_CIPHER* ticket_cipher() noexcept {
+    static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);  // process lifetime
+    return cipher;
+}
+
 bool random_key(ticket_keys::key& k) {
     return RAND_bytes(k.name.data(), static_cast<int>(k.name.size())) == 1 &&
            RAND_bytes(k.hmac.data(), static_cast<int>(k.hmac.size())) == 1 &&
@@ -94,18 +101,19 @@ int ticket_keys::callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, 
     auto* self = static_cast<ticket_keys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index()));
     if (self == nullptr) return -1;
     const auto ks = self->keys_.load();
-    if (ks->empty()) return -1;
+    const EVP_CIPHER* aes = ticket_cipher();
+    if (ks->empty() || aes == nullptr) return -1;
     if (enc == 1) {
         const key& k = ks->front();
-        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes)) != 1) return -1;
         std::memcpy(key_name, k.name.data(), k.name.size());
-        if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1) return -1;
+        if (EVP_EncryptInit_ex(cipher, aes, nullptr, k.aes.data(), iv) != 1) return -1;
         return set_hmac(mac, k) ? 1 : -1;
     }
     for (std::size_t i = 0; i < ks->size(); ++i) {
         const key& k = (*ks)[i];
         if (std::memcmp(key_name, k.name.data(), k.name.size()) != 0) continue;
-        if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes.data(), iv) != 1) return -1;
+        if (EVP_DecryptInit_ex(cipher, aes, nullptr, k.aes.data(), iv) != 1) return -1;
         if (!set_hmac(mac, k)) return -1;
         // An older key: accept and issue a ticket under the current one. TLS 1.3: always renew, since
         // clients use a ticket once (RFC 8446 appendix C.4) and would otherwise fall back to a full
