@@ -119,20 +119,22 @@ awaitable<error_code> tls_stream::write_all(std::span<const char> data) {
     co_return error_code{};
 }
 
-void tls_stream::close() noexcept {
+void tls_stream::send_close_notify() noexcept {
     if (ssl_ && !broken_ && SSL_is_init_finished(ssl_.get()) && (SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN) == 0) {
         // One non-blocking attempt at close_notify; we do not wait for the peer's (RFC 8446 section 6.1
         // allows closing after sending ours).
         if (SSL_shutdown(ssl_.get()) < 0) ERR_clear_error();
     }
+}
+
+void tls_stream::close() noexcept {
+    send_close_notify();
     error_code ec;
     socket_.close(ec);  // no shutdown() first: nobody else holds the descriptor, close() sends the FIN
 }
 
 void tls_stream::shutdown_send() noexcept {
-    if (ssl_ && !broken_ && SSL_is_init_finished(ssl_.get()) && (SSL_get_shutdown(ssl_.get()) & SSL_SENT_SHUTDOWN) == 0) {
-        if (SSL_shutdown(ssl_.get()) < 0) ERR_clear_error();
-    }
+    send_close_notify();
     error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
 }

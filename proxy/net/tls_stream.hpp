@@ -71,6 +71,7 @@ private:
     enum class next { done, want_read, want_write, failed };
     next classify(int ret, error_code& ec, bool handshaking) noexcept;
     static tcp::socket::wait_type wait_for(next n) noexcept;  // want_read / want_write
+    void send_close_notify() noexcept;  // once, if the connection is healthy; never waits
 
     tcp_socket socket_;
     ossl::ptr<SSL> ssl_;
