@@ -1,6 +1,7 @@
 #include "tls/audit.hpp"
 
 #include "tls/civil_time.hpp"
+#include "tls/peer_info.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -34,19 +35,6 @@ std::string days_phrase(std::int64_t seconds) {
     return std::to_string(n) + (n == 1 ? " day" : " days");
 }
 
-std::string version_name(int v) {
-    switch (v) {
-        case SSL3_VERSION: return "SSL 3.0";
-        case TLS1_VERSION: return "TLS 1.0";
-        case TLS1_1_VERSION: return "TLS 1.1";
-        case TLS1_2_VERSION: return "TLS 1.2";
-        case TLS1_3_VERSION: return "TLS 1.3";
-        default: break;
-    }
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%04x", static_cast<unsigned>(v));
-    return buf;
-}
 
 std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
     std::string out;
@@ -154,12 +142,12 @@ bool tls13_possible(const context_facts& c) { return c.max_version == 0 || c.max
 void check_version(emitter& e, const context_facts& c) {
     const rule_id id = rule_id::tls_version;
     if (c.min_version < TLS1_2_VERSION) {
-        std::string min = c.min_version <= 0 ? "no minimum version set" : "minimum " + version_name(c.min_version);
+        std::string min = c.min_version <= 0 ? "no minimum version set" : "minimum " + version_label(c.min_version);
         e.add(id, status::fail, "", "TLS 1.0/1.1 enabled (" + min + ")",
               "enable only TLS 1.2 and 1.3 (min_version = \"1.2\")");
     } else if (c.max_version != 0 && c.max_version < c.min_version) {
-        e.add(id, status::fail, "", "no version enabled (minimum " + version_name(c.min_version) + ", maximum " +
-                                        version_name(c.max_version) + ")");
+        e.add(id, status::fail, "", "no version enabled (minimum " + version_label(c.min_version) + ", maximum " +
+                                        version_label(c.max_version) + ")");
     } else if (c.max_version == TLS1_2_VERSION) {
         e.add(id, status::warn, "", "TLS 1.2 only; TLS 1.3 recommended", "enable TLS 1.3 as well as TLS 1.2");
     } else if (tls13_only(c)) {

@@ -9,11 +9,11 @@
 #include "proxy/net/tls_stream.hpp"
 #include "proxy/net/watchdog.hpp"
 #include "tls/handshake_gate.hpp"
+#include "tls/peer_info.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
-#include <openssl/pem.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -48,18 +48,6 @@ constexpr std::uint64_t url_guard_budget = 1024 * 1024;
 // RFC 9110 section 9.2.2. Only these may be re-sent after a pooled connection turned out stale.
 bool idempotent(std::string_view m) noexcept {
     return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" || m == "TRACE";
-}
-
-const char* version_name(std::uint16_t v) noexcept {
-    switch (v) {
-        case 0x0300: return "SSLv3";
-        case 0x0301: return "TLSv1.0";
-        case 0x0302: return "TLSv1.1";
-        case 0x0303: return "TLSv1.2";
-        case 0x0304: return "TLSv1.3";
-        case 0: return "none";
-        default: return "unknown";
-    }
 }
 
 std::optional<std::uint64_t> parse_content_length(std::string_view v) noexcept {
@@ -110,65 +98,6 @@ struct upload_result {
 net::tls_stream make_stream(net::tcp_socket&& socket, const snapshot::listener_runtime& l) {
     if (l.kind == config::listener_kind::scep || !l.tls) return net::tls_stream(std::move(socket));
     return net::tls_stream(std::move(socket), *l.tls->ctx, net::tls_stream::role::server);
-}
-
-// URL-escaped PEM of a certificate, as nginx's $ssl_client_escaped_cert and NanoMDM's -cert-header
-// expect: every byte outside RFC 3986's unreserved set is %XX (so '+' survives QueryUnescape).
-std::string escaped_pem(X509& cert) {
-    auto bio = ossl::own(BIO_new(BIO_s_mem()));
-    if (!bio || PEM_write_bio_X509(bio.get(), &cert) != 1) {
-        ERR_clear_error();
-        return {};
-    }
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(bio.get(), &data);
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(static_cast<std::size_t>(len) * 3 / 2);
-    for (long i = 0; i < len; ++i) {
-        const auto c = static_cast<unsigned char>(data[i]);
-        const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                                c == '.' || c == '_' || c == '~';
-        if (unreserved) {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 0xf];
-        }
-    }
-    return out;
-}
-
-// RFC 9440 section 2: Client-Cert is a structured-field byte sequence: ":" base64(DER) ":".
-std::string rfc9440(X509& cert) {
-    unsigned char* der = nullptr;
-    const int len = i2d_X509(&cert, &der);
-    if (len <= 0) {
-        ERR_clear_error();
-        return {};
-    }
-    std::string b64(4 * ((static_cast<std::size_t>(len) + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), der, len);
-    OPENSSL_free(der);
-    b64.resize(static_cast<std::size_t>(n));
-    return ":" + b64 + ":";
-}
-
-std::string sha256_hex(X509& cert) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (X509_digest(&cert, EVP_sha256(), md, &n) != 1) {
-        ERR_clear_error();
-        return {};
-    }
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < n; ++i) {
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 0xf];
-    }
-    return out;
 }
 
 class connection {
@@ -230,8 +159,7 @@ private:
 
     std::string client_ip_;
     std::uint16_t client_port_ = 0;
-    const char* tls_version_ = "";
-    const char* tls_cipher_ = "";
+    tls::peer_info peer_;  // what the handshake said about the client (version, suite, certificate)
 
     // Parsers and buffers, borrowed from the worker only while a request is in flight (null while
     // idle). rpos_/rend_ and upos_/uend_ index the unread bytes of x_->rbuf / x_->ubuf.
@@ -241,8 +169,6 @@ private:
 
     std::uint32_t requests_ = 0;
     std::string_view upstream_name_;        // of the current exchange, for logs
-    std::string identity_;                 // client certificate in the configured header format
-    std::string fingerprint_;              // SHA-256 of the client certificate (sticky routing)
     bool guarding_ = false;
     config::duration response_timeout_{};  // of the current exchange's upstream
     clock::time_point request_start_{};
@@ -261,10 +187,7 @@ net::awaitable<void> connection::session() {
         tls_.close();
         co_return;
     }
-    if (tls_.plaintext()) {
-        tls_version_ = "plaintext";
-        tls_cipher_ = "-";
-    } else {
+    if (!tls_.plaintext()) {
         tls::set_handshake_record(tls_.native(), &hs_);
         wd_.arm(slot_main, phase::handshake, timeouts().handshake, client_socket());
         const error_code hec = co_await tls_.handshake();
@@ -275,19 +198,12 @@ net::awaitable<void> connection::session() {
             tls_.close();
             co_return;
         }
+        // Device identity, once per connection (a resumed session carries the certificate too).
+        peer_ = tls::peer_info::of(*tls_.native(), listener_cfg().client_auth != config::client_auth_mode::none,
+                                   listener_cfg().cert_format);
         auto& st = w_.counters();
         stats::inc(st.handshakes);
-        if (SSL_session_reused(tls_.native()) == 1) stats::inc(st.resumed_handshakes);
-        tls_version_ = SSL_get_version(tls_.native());
-        tls_cipher_ = SSL_get_cipher_name(tls_.native());
-        // Device identity, once per connection (a resumed session carries the certificate too).
-        if (listener_cfg().client_auth != config::client_auth_mode::none) {
-            if (X509* peer = SSL_get0_peer_certificate(tls_.native())) {
-                identity_ = listener_cfg().cert_format == config::client_cert_format::rfc9440 ? rfc9440(*peer)
-                                                                                              : escaped_pem(*peer);
-                fingerprint_ = sha256_hex(*peer);
-            }
-        }
+        if (peer_.resumed) stats::inc(st.resumed_handshakes);
     }
 
     node_.socket = &client_socket();
@@ -353,7 +269,7 @@ void connection::handshake_failed(const error_code& ec) {
     const bool gate = hs_.reason != tls::refusal::none;
     spdlog::info(
         "handshake refused: client={}:{} listener={} reason={} offered: max_version={} suites={} ems={} sni={}{}",
-        client_ip_, client_port_, listener_cfg().name, tls::to_string(reason), version_name(o.max_version),
+        client_ip_, client_port_, listener_cfg().name, tls::to_string(reason), tls::version_name(o.max_version),
         o.suite_count, o.ems ? "yes" : "no", o.sni[0] != '\0' ? o.sni.data() : "-",
         timed_out ? " (timeout)" : (gate || tls_.ssl_error_text().empty() ? "" : " (" + tls_.ssl_error_text() + ")"));
 }
@@ -416,7 +332,7 @@ net::awaitable<bool> connection::serve_one(bool first) {
         latest && latest->generation > snap_->generation && latest->config_generation == snap_->config_generation)
         snap_ = latest;
     router::sticky_inputs sticky;
-    sticky.client_cert_fingerprint = fingerprint_;
+    sticky.client_cert_fingerprint = peer_.fingerprint;
     sticky.random = w_.random();
     const router::decision route = snap_->routes.match(listener_, h, sticky);
     if (route.what != router::decision::kind::forward) {
@@ -444,7 +360,7 @@ net::awaitable<bool> connection::serve_one(bool first) {
     uctx.body = h.body;
     uctx.content_length = h.content_length;
     uctx.identity_header = listener_cfg().client_cert_header;
-    uctx.identity_value = identity_;
+    uctx.identity_value = peer_.identity;
     http::write_upstream_request(h, uctx, x_->out);
 
     // Whatever of the body is already buffered travels with the head in one write; if that is the
@@ -911,10 +827,10 @@ void connection::log_access(const http::request_head* h, std::uint16_t status, s
     if (h != nullptr) {
         log->info("{} \"{} {} HTTP/{}.{}\" {} {} rt={:.3f} ut={:.3f} {} {} listener={}", client_ip_, h->method,
                   h->target, h->version_major, h->version_minor, status, bytes, total_ms / 1000.0,
-                  upstream_ms / 1000.0, tls_version_, tls_cipher_, listener_cfg().name);
+                  upstream_ms / 1000.0, peer_.version, peer_.cipher, listener_cfg().name);
     } else {
         log->info("{} \"-\" {} 0 rt={:.3f} ut=0.000 {} {} listener={}", client_ip_, status, total_ms / 1000.0,
-                  tls_version_, tls_cipher_, listener_cfg().name);
+                  peer_.version, peer_.cipher, listener_cfg().name);
     }
 }
 

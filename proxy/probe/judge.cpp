@@ -1,6 +1,7 @@
 #include "proxy/probe/judge.hpp"
 
 #include "proxy/http/message.hpp"
+#include "tls/peer_info.hpp"
 #include "tls/policy.hpp"
 
 #include <openssl/tls1.h>
@@ -23,15 +24,8 @@ std::string join(const std::vector<std::string>& items, std::string_view sep = "
     return out;
 }
 
-std::string version_name(int v) {
-    switch (v) {
-        case TLS1_VERSION: return "TLS 1.0";
-        case TLS1_1_VERSION: return "TLS 1.1";
-        case TLS1_2_VERSION: return "TLS 1.2";
-        case TLS1_3_VERSION: return "TLS 1.3";
-        default: return v == 0 ? "TLS" : "version " + std::to_string(v);
-    }
-}
+// "TLS 1.2"; "TLS" when the version is unknown (no handshake completed).
+std::string version_name(int v) { return v == 0 ? std::string("TLS") : tls::version_label(v); }
 
 // "TLS 1.3 TLS_AES_128_GCM_SHA256, X25519" (+ ", EMS" / ", no EMS" on TLS 1.2 and below).
 std::string summary(const handshake_facts& h) {

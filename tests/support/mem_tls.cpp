@@ -37,7 +37,8 @@ step drive(SSL* ssl, bool& finished, std::string& error) {
 
 handshake_outcome run_handshake(SSL_CTX& client_ctx, SSL_CTX& server_ctx, SSL_SESSION* session,
                                 ossl::ptr<SSL_SESSION>* out_session, const char* sni,
-                                const std::function<void(SSL& server)>& prepare_server) {
+                                const std::function<void(SSL& server)>& prepare_server,
+                                const std::function<void(SSL& server)>& inspect_server) {
     handshake_outcome out;
     auto client = ossl::own(SSL_new(&client_ctx));
     auto server = ossl::own(SSL_new(&server_ctx));
@@ -78,6 +79,7 @@ handshake_outcome run_handshake(SSL_CTX& client_ctx, SSL_CTX& server_ctx, SSL_SE
         out.cipher = SSL_get_cipher_name(server.get());
         out.ems = SSL_get_extms_support(server.get()) == 1;
         out.resumed = SSL_session_reused(server.get()) == 1;
+        if (inspect_server) inspect_server(*server);
         // One byte each way so the client processes TLS 1.3 NewSessionTicket messages.
         char byte = 'x';
         std::size_t n = 0;

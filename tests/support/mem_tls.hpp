@@ -26,9 +26,12 @@ struct handshake_outcome {
 // handshake (plus, for TLS 1.3, one round of application data so session tickets are processed).
 // `session`: optional session to resume on the client. `out_session`: receives the client's
 // session afterwards when non-null. `prepare_server` runs on the server SSL before the handshake
-// (e.g. to attach a tls::handshake_record). Never throws; drains OpenSSL errors into the outcome.
+// (e.g. to attach a tls::handshake_record); `inspect_server` runs on it after a successful
+// handshake (e.g. to read what the session says about the peer). Never throws; drains OpenSSL
+// errors into the outcome.
 handshake_outcome run_handshake(SSL_CTX& client_ctx, SSL_CTX& server_ctx, SSL_SESSION* session = nullptr,
                                 ossl::ptr<SSL_SESSION>* out_session = nullptr, const char* sni = "localhost",
-                                const std::function<void(SSL& server)>& prepare_server = {});
+                                const std::function<void(SSL& server)>& prepare_server = {},
+                                const std::function<void(SSL& server)>& inspect_server = {});
 
 }  // namespace atsgate::test
