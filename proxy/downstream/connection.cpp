@@ -1,5 +1,7 @@
 #include "proxy/downstream/connection.hpp"
 
+#include "proxy/http/client_framing.hpp"
+#include "proxy/http/local_response.hpp"
 #include "proxy/http/request_parser.hpp"
 #include "proxy/http/response_parser.hpp"
 #include "proxy/http/rewrite.hpp"
@@ -44,30 +46,6 @@ constexpr std::size_t slot_main = 0;    // handshake, request head, response rel
 constexpr std::size_t slot_upload = 1;  // request body upload, concurrent with the response relay
 // Bytes of each plist/XML/JSON response body the plaintext URL guard scans.
 constexpr std::uint64_t url_guard_budget = 1024 * 1024;
-
-// RFC 9110 section 9.2.2. Only these may be re-sent after a pooled connection turned out stale.
-bool idempotent(std::string_view m) noexcept {
-    return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" || m == "TRACE";
-}
-
-std::optional<std::uint64_t> parse_content_length(std::string_view v) noexcept {
-    if (v.empty() || v.size() > 19) return std::nullopt;
-    std::uint64_t n = 0;
-    for (char c : v) {
-        if (c < '0' || c > '9') return std::nullopt;
-        n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return n;
-}
-
-std::string_view host_without_port(std::string_view host) noexcept {
-    if (!host.empty() && host.front() == '[') {  // [v6]:port
-        const auto close = host.find(']');
-        return close == std::string_view::npos ? host : host.substr(0, close + 1);
-    }
-    const auto colon = host.rfind(':');
-    return colon == std::string_view::npos ? host : host.substr(0, colon);
-}
 
 enum class failure : std::uint8_t {
     none,
@@ -399,7 +377,7 @@ void connection::append_body(std::string& out, std::span<const http::body_span> 
 
 net::awaitable<bool> connection::exchange(const http::request_head& h, std::size_t upstream_index, bool complete) {
     auto& st = w_.counters();
-    const bool may_retry = complete && idempotent(h.method);
+    const bool may_retry = complete && http::is_idempotent(h.method);
     const config::upstream& ucfg = cfg().upstreams[upstream_index];
     const snapshot::upstream_runtime& urt = snap_->upstreams[upstream_index];
     upstream::balancer& bal = w_.balancer_for(*snap_, upstream_index);
@@ -677,7 +655,7 @@ net::awaitable<download_result> connection::download(const http::request_head& h
                     client_framing = http::framing::none;
                     if (rh.status != 204) {
                         if (auto cl = http::find_header(rh.headers, "content-length")) {
-                            if (auto n = parse_content_length(*cl)) {  // describes the GET entity: keep it
+                            if (auto n = http::parse_content_length(*cl)) {  // describes the GET entity: keep it
                                 cctx.body = http::framing::content_length;
                                 cctx.content_length = *n;
                             }
@@ -706,7 +684,7 @@ net::awaitable<download_result> connection::download(const http::request_head& h
                 x_->own_hosts.clear();
                 if (!h.host.empty()) {
                     x_->own_hosts.push_back(h.host);
-                    const auto bare = host_without_port(h.host);
+                    const auto bare = http::host_without_port(h.host);
                     if (bare.size() != h.host.size()) x_->own_hosts.push_back(bare);
                 }
                 for (const auto& oh : snap_->listeners[listener_].own_hosts) x_->own_hosts.push_back(oh);
@@ -777,25 +755,13 @@ net::awaitable<bool> connection::reply(const http::request_head* h, std::uint16_
                                         std::string_view content_type, std::string_view body, std::string_view location) {
     close = close || w_.draining();
     x_->cout.clear();
-    x_->cout += "HTTP/1.1 ";
-    x_->cout += std::to_string(status);
-    x_->cout += ' ';
-    x_->cout += http::reason_phrase(status);
-    // RFC 9110 sections 8.6 and 15.3.5 / 15.4.5: 204 and 304 carry no body and no Content-Length.
-    const bool bodiless = status == 204 || status == 304;
-    if (bodiless) body = {};
-    if (!bodiless) {
-        x_->cout += "\r\nContent-Type: ";
-        x_->cout += content_type;
-        x_->cout += "\r\nContent-Length: ";
-        x_->cout += std::to_string(body.size());
-    }
-    if (!location.empty()) {
-        x_->cout += "\r\nLocation: ";
-        x_->cout += location;
-    }
-    x_->cout += close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n";
-    if (h == nullptr || h->method != "HEAD") x_->cout += body;
+    http::local_response r;
+    r.status = status;
+    r.content_type = content_type;
+    r.body = body;
+    r.location = location;
+    http::write_local_response(r, close, h != nullptr && h->method == "HEAD", x_->cout);
+    if (status == 204 || status == 304) body = {};
     wd_.arm(slot_main, phase::client_body, timeouts().body, client_socket());
     const error_code ec = co_await tls_.write_all(x_->cout);
     wd_.disarm(slot_main);
@@ -808,7 +774,9 @@ net::awaitable<bool> connection::reply(const http::request_head* h, std::uint16_
 net::awaitable<bool> connection::local_reply(const http::request_head* h, std::uint16_t status, bool close) {
     close = close || w_.draining();
     x_->cout.clear();
-    http::write_local_response(status, close, x_->cout);
+    http::local_response r;
+    r.status = status;
+    http::write_local_response(r, close, h != nullptr && h->method == "HEAD", x_->cout);
     wd_.arm(slot_main, phase::client_body, timeouts().body, client_socket());
     const error_code ec = co_await tls_.write_all(x_->cout);
     wd_.disarm(slot_main);

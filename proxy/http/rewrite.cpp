@@ -221,29 +221,6 @@ response_rewrites write_client_response(const response_head& h, const client_res
     return rw;
 }
 
-void write_local_response(std::uint16_t status, bool close, std::string& out) {
-    const auto reason = reason_phrase(status);
-    char code[8];
-    const auto code_len = static_cast<std::size_t>(std::to_chars(code, code + sizeof code, status).ptr - code);
-    // Body: "<status> <reason>\n" (or "<status>\n" for an unknown status).
-    const std::size_t body_len = code_len + (reason.empty() ? 0 : 1 + reason.size()) + 1;
-    out.append("HTTP/1.1 ");
-    out.append(code, code_len);
-    out.push_back(' ');
-    out.append(reason);
-    out.append("\r\nContent-Type: text/plain\r\nContent-Length: ");
-    append_uint(body_len, out);
-    out.append("\r\n");
-    if (close) out.append("Connection: close\r\n");
-    out.append("\r\n");
-    out.append(code, code_len);
-    if (!reason.empty()) {
-        out.push_back(' ');
-        out.append(reason);
-    }
-    out.push_back('\n');
-}
-
 void append_chunk_header(std::size_t size, std::string& out) {
     append_uint(size, out, 16);
     out.append("\r\n");

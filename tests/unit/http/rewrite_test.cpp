@@ -5,6 +5,7 @@
 
 #include "proxy/http/request_parser.hpp"
 #include "proxy/http/response_parser.hpp"
+#include "proxy/http/local_response.hpp"
 #include "proxy/http/rewrite.hpp"
 
 #include <catch2/catch.hpp>
