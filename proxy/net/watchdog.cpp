@@ -19,7 +19,8 @@ const char* to_string(phase p) noexcept {
 
 void watchdog::arm(std::size_t slot, phase p, clock::duration d, tcp_socket& target) noexcept {
     auto& s = slots_[slot];
-    s.at = clock::now() + d;
+    const auto now = clock::now();
+    s.at = d >= clock::time_point::max() - now ? clock::time_point::max() : now + d;  // max: no deadline yet
     s.what = p;
     s.fired = phase::none;
     s.target = &target;

@@ -14,6 +14,10 @@
 //
 // Arming a later deadline is free (the timer wakes at the old time and re-arms); arming an earlier
 // one re-schedules the timer. Single-threaded (the connection's worker).
+//
+// Callers scope their deadlines with guard(): a `deadline` arms its slot when constructed and
+// disarms it when it goes out of scope, so no path (early return, error, exception) leaves a
+// deadline armed for the next wait, and no wait runs without one by accident.
 
 #include "proxy/net/asio.hpp"
 
@@ -37,6 +41,8 @@ enum class phase : std::uint8_t {
 };
 const char* to_string(phase p) noexcept;
 
+class deadline;
+
 class watchdog {
 public:
     static constexpr std::size_t slots = 2;  // 0: main flow / response, 1: request body upload
@@ -48,11 +54,15 @@ public:
     watchdog& operator=(const watchdog&) = delete;
 
     // Guards the next wait of `slot`: if it has not been disarmed within `d`, `target` is cancelled.
+    // clock::duration::max() records the phase without a deadline (one may be armed later).
     void arm(std::size_t slot, phase p, clock::duration d, tcp_socket& target) noexcept;
     void disarm(std::size_t slot) noexcept;
 
     // The phase whose deadline expired in `slot` since the last arm(), or phase::none.
     phase expired(std::size_t slot) const noexcept { return slots_[slot].fired; }
+
+    // A scoped deadline: arm(slot, p, d, target) now, disarm(slot) when the result goes out of scope.
+    [[nodiscard]] deadline guard(std::size_t slot, phase p, clock::duration d, tcp_socket& target) noexcept;
 
 private:
     struct slot_state {
@@ -69,5 +79,39 @@ private:
     std::array<slot_state, slots> slots_{};
     clock::time_point scheduled_ = clock::time_point::max();  // when timer_ is due to fire
 };
+
+// A deadline armed for one scope (see watchdog::guard). Move-only; at most one live guard per slot.
+class [[nodiscard]] deadline {
+public:
+    using clock = watchdog::clock;
+
+    deadline(watchdog& w, std::size_t slot, phase p, clock::duration d, tcp_socket& target) noexcept
+        : w_(&w), target_(&target), slot_(slot) {
+        w.arm(slot, p, d, target);
+    }
+    ~deadline() {
+        if (w_ != nullptr) w_->disarm(slot_);
+    }
+    deadline(deadline&& o) noexcept : w_(o.w_), target_(o.target_), slot_(o.slot_) { o.w_ = nullptr; }
+    deadline& operator=(deadline&&) = delete;
+    deadline(const deadline&) = delete;
+    deadline& operator=(const deadline&) = delete;
+
+    // Starts over with another phase and duration (keep-alive idle -> request head at its first byte).
+    void rearm(phase p, clock::duration d) noexcept { w_->arm(slot_, p, d, *target_); }
+    // The phase that expired in this slot since the guard was (re)armed, or phase::none: tells a
+    // timeout from other cancellations after the guarded wait completed with operation_aborted.
+    phase fired() const noexcept { return w_->expired(slot_); }
+    bool expired() const noexcept { return fired() != phase::none; }
+
+private:
+    watchdog* w_;
+    tcp_socket* target_;
+    std::size_t slot_;
+};
+
+inline deadline watchdog::guard(std::size_t slot, phase p, clock::duration d, tcp_socket& target) noexcept {
+    return deadline(*this, slot, p, d, target);
+}
 
 }  // namespace atsgate::net
