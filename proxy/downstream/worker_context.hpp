@@ -2,7 +2,7 @@
 // What a client connection needs from the worker thread that accepted it. Owned by the worker
 // (proxy/server); a connection holds a reference for its whole life and never leaves the thread.
 
-#include "proxy/downstream/exchange_buffers.hpp"
+#include "proxy/downstream/request_state.hpp"
 #include "proxy/downstream/registry.hpp"
 #include "proxy/downstream/stats.hpp"
 #include "proxy/net/asio.hpp"
@@ -55,7 +55,7 @@ public:
     }
 
     // Request-time memory (parsers, I/O windows), lent to connections while a request is in flight.
-    exchange_pool& exchanges() noexcept { return exchanges_; }
+    request_pool& requests() noexcept { return requests_; }
 
     // A fast per-worker random number (xorshift64*), for weighted splits. Not for cryptography.
     std::uint64_t random() noexcept {
@@ -121,7 +121,7 @@ private:
     bool draining_ = false;
     std::uint64_t rng_;
     snapshot::cache* snapshots_ = nullptr;  // not owned (the worker's)
-    exchange_pool exchanges_;
+    request_pool requests_;
     std::unordered_map<std::string, std::unique_ptr<upstream::pool>> pools_;
     // Balancers of older generations are kept until the worker sees a newer one: a connection that
     // pinned an old snapshot just gets a fresh balancer for it (its weights).
