@@ -58,7 +58,7 @@ public:
           stats_(c.worker.counters()),
           ucfg_(c.snap.cfg.upstreams[upstream]),
           urt_(c.snap.upstreams[upstream]),
-          balancer_(c.worker.balancer_for(c.snap, upstream)) {}
+          balancer_(c.worker.upstreams().balancer_for(c.snap, upstream)) {}
 
     net::awaitable<exchange_result> run(bool complete);
 
@@ -111,7 +111,7 @@ net::awaitable<exchange_result> exchange::run(bool complete) {
         const snapshot::member_runtime& member = urt_.members[*pick];
 
         // 2. Lease a pooled connection or connect a new one.
-        upstream::pool& pool = c_.worker.pool_for(member);
+        upstream::pool& pool = c_.worker.upstreams().pool_for(member);
         upstream::lease up = pool.acquire();
         if (!up.reused()) {
             const error_code ec = co_await pool.connect(*up, c_.deadlines, slot_main, ucfg_.connect_timeout);

@@ -1,13 +1,13 @@
 #include "proxy/server/server.hpp"
 
 #include "config/loader.hpp"
-#include "proxy/downstream/warmup.hpp"
+#include "proxy/cluster/health_checker.hpp"
+#include "proxy/cluster/warmup.hpp"
 #include "proxy/downstream/worker_context.hpp"
 #include "proxy/listener/acceptor.hpp"
 #include "proxy/net/asio.hpp"
 #include "proxy/server/access_sink.hpp"
 #include "proxy/server/admin.hpp"
-#include "proxy/server/health_checker.hpp"
 #include "proxy/server/metrics.hpp"
 #include "proxy/snapshot/store.hpp"
 
@@ -158,7 +158,7 @@ private:
     snapshot::store store_;
     std::unique_ptr<snapshot::shared_state> state_;
     asio::steady_timer rotation_timer_{control_};
-    health_checker checker_;
+    cluster::health_checker checker_;
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<const downstream::stats*> stats_;
     std::set<std::string> open_keys_;
@@ -349,8 +349,8 @@ admin_reply server::do_reload() {
         worker* w = wp.get();
         auto snap = built.value;
         asio::post(w->io, [w, snap] {
-            w->ctx.retire_pools(*snap);
-            downstream::warm_upstreams(w->ctx, snap);
+            w->ctx.upstreams().retire_pools(*snap);
+            cluster::warm_upstreams(w->ctx.upstreams(), snap, w->ctx.counters().upstream_connects);
         });
     }
     for (const auto& f : built.audit.findings)
@@ -551,7 +551,7 @@ int server::run() {
     for (auto& wp : workers_) {
         asio::co_spawn(wp->io, flush_loop(*wp), [](std::exception_ptr e) { log_exception(e, "access log flush"); });
         worker* w = wp.get();
-        asio::post(w->io, [w, initial] { downstream::warm_upstreams(w->ctx, initial); });
+        asio::post(w->io, [w, initial] { cluster::warm_upstreams(w->ctx.upstreams(), initial, w->ctx.counters().upstream_connects); });
     }
 
     handlers_.metrics = [this] {

@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-namespace atsgate::server {
+namespace atsgate::cluster {
 
 class health_checker {
 public:
@@ -33,4 +33,4 @@ private:
     std::vector<std::shared_ptr<job>> jobs_;
 };
 
-}  // namespace atsgate::server
+}  // namespace atsgate::cluster

@@ -1,4 +1,4 @@
-#include "proxy/server/health_checker.hpp"
+#include "proxy/cluster/health_checker.hpp"
 
 #include "proxy/http/response_parser.hpp"
 #include "proxy/upstream/connection.hpp"
@@ -8,7 +8,7 @@
 
 #include <array>
 
-namespace atsgate::server {
+namespace atsgate::cluster {
 
 namespace asio = net::asio;
 using namespace boost::asio::experimental::awaitable_operators;
@@ -157,4 +157,4 @@ void health_checker::stop() {
     jobs_.clear();
 }
 
-}  // namespace atsgate::server
+}  // namespace atsgate::cluster

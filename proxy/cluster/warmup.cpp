@@ -1,4 +1,4 @@
-#include "proxy/downstream/warmup.hpp"
+#include "proxy/cluster/warmup.hpp"
 
 #include "proxy/net/watchdog.hpp"
 
@@ -6,17 +6,17 @@
 
 #include <exception>
 
-namespace atsgate::downstream {
+namespace atsgate::cluster {
 
 namespace {
 
-net::awaitable<void> warm_one(worker_context& w, std::shared_ptr<const snapshot::snapshot> snap, std::size_t ui,
-                              std::size_t mi) {
+net::awaitable<void> warm_one(worker_upstreams& w, std::shared_ptr<const snapshot::snapshot> snap, std::size_t ui,
+                              std::size_t mi, std::atomic<std::uint64_t>& connects) {
     const auto& u = snap->cfg.upstreams[ui];
     const auto& m = snap->upstreams[ui].members[mi];
     upstream::pool& pool = w.pool_for(m);
     net::watchdog wd(w.io().get_executor());
-    while (pool.idle() < u.warm && !w.draining()) {
+    while (pool.idle() < u.warm && !w.stopping()) {
         upstream::lease lease = pool.acquire();
         if (lease.reused()) {  // another connection (or request) filled the pool meanwhile
             lease.set_reusable(true);
@@ -27,18 +27,20 @@ net::awaitable<void> warm_one(worker_context& w, std::shared_ptr<const snapshot:
             spdlog::debug("warm-up: {}: {}", m.target->id, ec.message());
             co_return;
         }
-        stats::inc(w.counters().upstream_connects);
+        // Single writer (this worker): a relaxed load + store, as downstream::stats::inc does.
+        connects.store(connects.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         lease.set_reusable(true);  // back into the idle list on scope exit
     }
 }
 
 }  // namespace
 
-void warm_upstreams(worker_context& worker, std::shared_ptr<const snapshot::snapshot> snap) {
+void warm_upstreams(worker_upstreams& upstreams, std::shared_ptr<const snapshot::snapshot> snap,
+                    std::atomic<std::uint64_t>& connects) {
     for (std::size_t ui = 0; ui < snap->cfg.upstreams.size(); ++ui) {
         if (snap->cfg.upstreams[ui].warm == 0) continue;
         for (std::size_t mi = 0; mi < snap->upstreams[ui].members.size(); ++mi) {
-            net::asio::co_spawn(worker.io(), warm_one(worker, snap, ui, mi), [](std::exception_ptr e) {
+            net::asio::co_spawn(upstreams.io(), warm_one(upstreams, snap, ui, mi, connects), [](std::exception_ptr e) {
                 if (!e) return;
                 try {
                     std::rethrow_exception(e);
@@ -50,4 +52,4 @@ void warm_upstreams(worker_context& worker, std::shared_ptr<const snapshot::snap
     }
 }
 
-}  // namespace atsgate::downstream
+}  // namespace atsgate::cluster
