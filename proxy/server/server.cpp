@@ -9,6 +9,7 @@
 #include "proxy/server/access_sink.hpp"
 #include "proxy/server/admin.hpp"
 #include "proxy/server/metrics.hpp"
+#include "proxy/server/sd_notify.hpp"
 #include "proxy/snapshot/store.hpp"
 
 #include <boost/asio/post.hpp>
@@ -179,6 +180,7 @@ private:
     };
     std::optional<reload_record> last_reload_;
     std::uint64_t reloads_ok_ = 0, reloads_refused_ = 0;
+    sd_notifier notify_ = sd_notifier::from_environment();  // Type=notify readiness (sd_notify.hpp)
 };
 
 bool server::open_new_listeners(const snapshot::snapshot& snap, std::map<std::string, std::vector<int>>& fds,
@@ -288,7 +290,13 @@ void server::apply_runtime_settings(const snapshot::snapshot& snap) {
 }
 
 admin_reply server::reload(const char* trigger) {
+    const bool notify = !draining_.load();  // no READY=1 after STOPPING=1
+    if (notify) notify_.reloading(std::string("reloading (") + trigger + ")");
     admin_reply r = do_reload();
+    if (notify)
+        notify_.ready(r.status == 200 ? "serving generation " + std::to_string(generation_)
+                                      : "reload refused (" + std::string(trigger) + "); serving generation " +
+                                            std::to_string(generation_));
     reload_record rec;
     rec.at = static_cast<std::int64_t>(std::time(nullptr));
     rec.trigger = trigger;
@@ -472,6 +480,7 @@ admin_reply server::status() {
 void server::begin_drain(int sig) {
     const auto timeout = current()->cfg.server.drain_timeout;
     spdlog::info("{} received: draining (up to {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM", timeout.count());
+    notify_.stopping("draining (up to " + std::to_string(timeout.count()) + " ms)");
     checker_.stop();
     rotation_timer_.cancel();
     for (auto& wp : workers_) {
@@ -636,6 +645,10 @@ int server::run() {
     };
     signals.async_wait(on_signal);
 
+    // Every socket is bound and the workers run: tell the service manager (Type=notify).
+    if (!notify_.error().empty()) spdlog::warn("{}: not notifying the service manager", notify_.error());
+    if (const auto nec = notify_.ready("serving generation " + std::to_string(generation_)))
+        spdlog::warn("NOTIFY_SOCKET {}: {}", notify_.address(), nec.message());
     control_.run();
     checker_.stop();
     for (auto& w : workers_)

@@ -693,6 +693,7 @@ proxy::proxy(const test_env& env, config_spec spec, const std::string& name)
         spawn_options o;
         o.stdout_path = env.path(name + ".out");
         o.stderr_path = env.path(name + ".err");
+        o.env = spec_.process_env;
         proc_ = process({atsgate_binary().string(), "run", "-c", config_.string()}, o);
         try {
             const auto deadline = deadline_after(20s);

@@ -193,6 +193,8 @@ struct config_spec {
     // TOML appended after everything else, e.g. more [[upstream]] tables for routes and splits
     // (the "legacy" upstream at upstream_url is always written).
     std::string extra;
+    // Environment variables set for the atsgate process (not part of the TOML), e.g. NOTIFY_SOCKET.
+    std::vector<std::pair<std::string, std::string>> process_env;
 };
 
 // The TOML text of `c` (ports as they are: choose them first).
