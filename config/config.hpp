@@ -2,8 +2,10 @@
 // The validated, immutable configuration. Produced only by load_file()/load_string() (loader.hpp); every
 // value here has been range- and type-checked, so downstream code never re-checks it.
 // The README's "Configuration reference" documents the same keys and defaults: change both together.
+// Every key is also described once in config/schema.hpp (kind, range, hint); that file says how to
+// add one.
 //
-// Value syntax (checked by config/loader.cpp; anything else is an error, never coerced):
+// Value syntax (checked by config/reader.cpp; anything else is an error, never coerced):
 // - duration: a string "<digits><unit>", unit ms|s|m|h ("500ms", "30s", "2m", "1h"); a bare
 //   integer is refused so that "10" cannot silently mean ms or s.
 // - size: an integer number of bytes, or a string "<digits>[k|K|KiB|m|M|MiB|g|G|GiB]"; all
@@ -18,18 +20,24 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace atsgate::config {
 
 using duration = std::chrono::milliseconds;
 
+// Each enum's `*_names` table spells its values as written in the file, in enum order.
+
 enum class tls_version { v1_2, v1_3 };
+inline constexpr std::string_view tls_version_names[] = {"1.2", "1.3"};
 
 // Versions toward a legacy backend (the internal hop may need TLS 1.0 / 1.1).
 enum class tls_version_any { v1_0, v1_1, v1_2, v1_3 };
+inline constexpr std::string_view tls_version_any_names[] = {"1.0", "1.1", "1.2", "1.3"};
 
 enum class log_level { trace, debug, info, warn, error, off };
+inline constexpr std::string_view log_level_names[] = {"trace", "debug", "info", "warn", "error", "off"};
 
 // [server]
 struct server_settings {
@@ -93,26 +101,45 @@ struct positioned {
     source_pos where;
 };
 
+// Where a key of a table was written and how diagnostics name it.
+struct origin {
+    source_pos where;      // the key's value; the table's position when the key was not written
+    std::string key_path;  // "listener[1].trust"
+};
+
+// For the tables below that carry `where`, `key_path` and `key_pos` (listener, certificate, route,
+// upstream): the origin of `key`, so later layers (tls/, snapshot) point their diagnostics at the
+// file without knowing how the file is laid out.
+template <class Table>
+origin origin_of(const Table& t, std::string_view key) {
+    const auto it = t.key_pos.find(std::string(key));
+    return origin{it != t.key_pos.end() ? it->second : t.where, t.key_path + "." + std::string(key)};
+}
+
 enum class listener_kind {
     https,  // device-facing TLS listener (the ATS policy applies)
     scep,   // plaintext listener that forwards SCEP requests only (Apple exempts SCEP from ATS)
 };
+inline constexpr std::string_view listener_kind_names[] = {"https", "scep"};
 
 enum class unknown_sni_mode {
     default_cert,  // an SNI matching no certificate (or no SNI) gets the listener's first certificate
     refuse,        // ... is refused with an unrecognized_name alert (no SNI still gets the default)
 };
+inline constexpr std::string_view unknown_sni_names[] = {"default", "refuse"};
 
 enum class client_auth_mode {
     none,      // no client certificate is requested
     optional,  // requested; the handshake also succeeds without one
     require,   // a handshake without a client certificate is refused
 };
+inline constexpr std::string_view client_auth_names[] = {"none", "optional", "require"};
 
 enum class client_cert_format {
     escaped_pem,  // URL-escaped PEM (NanoMDM's -cert-header, nginx's $ssl_client_escaped_cert)
     rfc9440,      // RFC 9440 Client-Cert: a structured-field byte sequence of the DER (":base64:")
 };
+inline constexpr std::string_view client_cert_format_names[] = {"escaped-pem", "rfc9440"};
 
 // [[listener.certificate]] — one certificate (chain + key) a listener can serve. A listener's
 // `cert`/`key` shorthand is certificates[0]. Certificates are grouped by their names: one name may
@@ -126,6 +153,7 @@ struct certificate {
     bool shorthand = false;         // written as the listener's own cert/key keys
     bool shorthand_offset = false;  // a shorthand precedes it: its [[listener.certificate]] index is one less
     source_pos where;
+    std::string key_path;  // "listener[0].certificate[1]"; the listener's own ("listener[0]") for the shorthand
     std::map<std::string, source_pos> key_pos;
 };
 
@@ -165,6 +193,7 @@ struct route {
     std::uint32_t sticky_segment = 0;  // 1-based for sticky_kind::path_segment
     std::optional<static_response> static_reply;
     source_pos where;
+    std::string key_path;  // "listener[0].route[2]"
     std::map<std::string, source_pos> key_pos;
 };
 
@@ -237,6 +266,7 @@ struct listener {
     std::string redirect;
 
     source_pos where;  // position of this [[listener]] table header
+    std::string key_path;  // "listener[1]": how diagnostics name this table
     // Positions of the keys that were present, by key name ("cert", "min_version", ...), so that
     // later layers can point their diagnostics at the file.
     std::map<std::string, source_pos> key_pos;
@@ -294,6 +324,7 @@ struct upstream {
     duration fail_timeout{std::chrono::seconds(10)};      // 1s..1h
 
     source_pos where;
+    std::string key_path;  // "upstream[0]"
     std::map<std::string, source_pos> key_pos;
 };
 

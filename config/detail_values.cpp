@@ -222,6 +222,11 @@ bool is_dns_name(std::string_view text) {
     return !std::all_of(last_label.begin(), last_label.end(), is_digit);
 }
 
+bool is_host_pattern(std::string_view text) {
+    if (text.rfind("*.", 0) == 0) return is_dns_name(text.substr(2));
+    return is_dns_name(text) || parse_ip(text).has_value();
+}
+
 bool is_valid_name(std::string_view text) {
     if (text.empty() || text.size() > 64) return false;
     return std::all_of(text.begin(), text.end(), [](char c) {

@@ -63,6 +63,10 @@ std::optional<ip_address> parse_ip(std::string_view text);
 // digits (so "10.0.0.256" is neither an IP nor a name).
 bool is_dns_name(std::string_view text);
 
+// A name a certificate or route serves: an exact DNS name, a one-label wildcard "*.example.com"
+// or an IP literal.
+bool is_host_pattern(std::string_view text);
+
 // [A-Za-z0-9_.-]{1,64}: listener and upstream names.
 bool is_valid_name(std::string_view text);
 

@@ -1,5 +1,9 @@
 #pragma once
-// TOML -> validated config. TOML stays inside config/: nothing outside this folder sees toml++.
+// config/: the control plane's entry point. Owns the schema structs (config.hpp), the description
+// of every key (schema.hpp), reading and validating a TOML document into them (reader, read_*.cpp,
+// resolve.cpp) and Diagnostic. May use: std and toml++ only; toml++ stays inside this folder
+// (nothing outside includes reader.hpp or sees a toml type). Other layers take the validated
+// config and point their own diagnostics at the file through origin_of() (config.hpp).
 
 #include "config/config.hpp"
 #include "config/diagnostic.hpp"
