@@ -11,6 +11,7 @@ backend. Endpoints:
 
   ANY  /echo                 echoes the request body with the request's Content-Type
   ANY  /sha256               reads the body, answers "<sha256 hex> <length>"
+  ANY  /early                answers 200 "early" at once, then reads the body, then closes
   GET  /bytes/N[?chunked=1]  N bytes of a fixed pattern (Content-Length, or chunked)
   GET  /headers              the request head as JSON: {"method","target","headers":[[name,value]...]}
   GET  /redirect?to=URL      302 with Location: URL
@@ -178,6 +179,15 @@ class Handler(BaseHTTPRequestHandler):
                 h.update(piece)
                 n += len(piece)
             return self.reply(200, f"{h.hexdigest()} {n}\n".encode())
+        if path == "/early":
+            self.close_connection = True
+            self.reply(200, b"early\n", extra=[("Connection", "close")])
+            try:  # drain the body after answering, so that closing sends no reset
+                for _ in self.body_chunks():
+                    pass
+            except (ConnectionError, OSError):
+                pass
+            return None
         body = self.read_body()
         if path == "/mdm/checkin" and self.command == "PUT":
             return self.reply(200, CHECKIN_ACK, "application/xml")

@@ -614,26 +614,37 @@ config_spec test_env::default_config(const std::string& upstream_url) const {
 // ---- the demo backend ----------------------------------------------------------------------------
 
 backend::backend(const test_env& env, const std::string& name, const std::optional<cert_files>& tls)
-    : name_(name), tls_(tls.has_value()), log_(env.path(name + "-requests.log")) {
+    : name_(name), tls_files_(tls), env_(&env), tls_(tls.has_value()), log_(env.path(name + "-requests.log")) {
     constexpr int attempts = 5;
     for (int attempt = 1;; ++attempt) {
         port_ = free_port();
-        spawn_options o;
-        o.stdout_path = env.path(name + ".out");
-        o.stderr_path = env.path(name + ".err");
-        o.env = {{"PYTHONUNBUFFERED", "1"}};
-        std::vector<std::string> argv = {"python3", backend_script().string(), "--address", "127.0.0.1", "--port",
-                                         std::to_string(port_), "--log", log_.string(), "--name", name};
-        if (tls) argv.insert(argv.end(), {"--tls-cert", tls->cert.string(), "--tls-key", tls->key.string()});
-        proc_ = process(argv, o);
         try {
-            wait_for_port(port_, deadline_after(20s), proc_, "backend (legacy_mdm.py)");
+            spawn(env);
             return;
         } catch (const std::runtime_error&) {
             const bool lost_race = !proc_.running() && proc_.stderr_text().find("Address already in use") != std::string::npos;
             if (!lost_race || attempt == attempts) throw;
         }
     }
+}
+
+void backend::spawn(const test_env& env) {
+    spawn_options o;
+    o.stdout_path = env.path(name_ + ".out");
+    o.stderr_path = env.path(name_ + ".err");
+    o.env = {{"PYTHONUNBUFFERED", "1"}};
+    std::vector<std::string> argv = {"python3", backend_script().string(), "--address", "127.0.0.1", "--port",
+                                     std::to_string(port_), "--log", log_.string(), "--name", name_};
+    if (tls_files_) argv.insert(argv.end(), {"--tls-cert", tls_files_->cert.string(), "--tls-key", tls_files_->key.string()});
+    proc_ = process(argv, o);
+    wait_for_port(port_, deadline_after(20s), proc_, "backend (legacy_mdm.py)");
+}
+
+void backend::stop() { proc_.stop(); }
+
+void backend::start() {
+    if (proc_.running()) return;
+    spawn(*env_);
 }
 
 std::string backend::get(std::string_view target) const {

@@ -274,9 +274,18 @@ public:
     // True if some received request line contains `needle`.
     bool received(std::string_view needle) const;
     process& proc() noexcept { return proc_; }
+    // Stops the backend (TERM, then KILL): its port refuses connections until start().
+    void stop();
+    // Starts it again on the same port (a restart); returns once the port accepts. Throws
+    // std::runtime_error if it cannot (e.g. the port was taken meanwhile).
+    void start();
 
 private:
+    void spawn(const test_env& env);
+
     std::string name_;
+    std::optional<cert_files> tls_files_;
+    const test_env* env_ = nullptr;
     bool tls_ = false;
     fs::path log_;
     std::uint16_t port_ = 0;

@@ -1,0 +1,204 @@
+// Every client-side and upstream timeout, end to end: [timeouts] and the upstream's
+// connect_timeout / response_timeout are set short, a real client (or backend) stops at the
+// phase in question, and the test measures when atsgate cuts it off. Bounds: not before the
+// configured time (minus 100 ms of clock granularity), and before it plus a slack of 1 s scaled by
+// ATSGATE_TEST_TIMEOUT_SCALE. Waits are reads with deadlines that return as soon as atsgate
+// closes, never sleeps. The pacing of deliberately slow clients is part of the scenario.
+
+#include "tests/integration/fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+using namespace atsgate::itest;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A duration that fixture calls (which scale every wait) turn back into `d`: for the pacing of a
+// deliberately slow client, which must not stretch on a loaded machine.
+milliseconds unscaled(milliseconds d) {
+    return milliseconds(static_cast<std::int64_t>(static_cast<double>(d.count()) / timeout_scale()));
+}
+
+struct window {
+    milliseconds low, high;
+};
+// When a cut-off configured at `configured` may be observed.
+window cut_at(milliseconds configured) { return {configured - 100ms, configured + scaled(1000ms)}; }
+
+void check_cut(clock::duration elapsed, milliseconds configured) {
+    const auto w = cut_at(configured);
+    const auto ms = std::chrono::duration_cast<milliseconds>(elapsed);
+    INFO("cut off after " << ms.count() << " ms; configured " << configured.count() << " ms");
+    CHECK(ms >= w.low);
+    CHECK(ms < w.high);
+}
+
+// A plain TCP connection to 127.0.0.1:port that sends nothing. Returns how long until the server
+// closed it (EOF or reset), or `limit` when it did not.
+clock::duration silent_tcp_client(std::uint16_t port, milliseconds limit) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    const auto start = clock::now();
+    const auto deadline = start + limit;
+    for (int i = 0; i < 10000; ++i) {
+        const auto left = remaining(deadline);
+        if (left == 0ms) break;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+        char buf[256];
+        if (::recv(fd, buf, sizeof buf, 0) <= 0) break;  // closed
+    }
+    const auto took = clock::now() - start;
+    ::close(fd);
+    return took;
+}
+
+// A listening socket whose accept queue is full, so that a further connect hangs in SYN_SENT
+// (the kernel drops its SYNs): a backend that does not accept.
+class unaccepting_backend {
+public:
+    unaccepting_backend() {
+        listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::listen(listener_, 0) == 0);
+        socklen_t len = sizeof a;
+        REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+        port_ = ntohs(a.sin_port);
+        // Fill the accept queue (backlog 0 holds one) with connections nobody accepts.
+        for (int i = 0; i < 2; ++i) {
+            const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+            fillers_.push_back(fd);
+        }
+    }
+    ~unaccepting_backend() {
+        for (int fd : fillers_) ::close(fd);
+        ::close(listener_);
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+private:
+    int listener_ = -1;
+    std::uint16_t port_ = 0;
+    std::vector<int> fillers_;
+};
+
+std::string get(std::string_view target) {
+    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("timeouts: a client that never starts the handshake is cut at timeouts.handshake",
+          "[integration][timeouts]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto c = env.default_config(be.url());
+    c.timeouts = "handshake = \"1s\"";
+    proxy px(env, c);
+    check_cut(silent_tcp_client(px.port(), scaled(10000ms)), 1000ms);
+}
+
+TEST_CASE("timeouts: a later request head gets request_header from its first byte", "[integration][timeouts]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto c = env.default_config(be.url());
+    c.timeouts = "request_header = \"2s\"\nkeepalive = \"30s\"";
+    proxy px(env, c);
+    tls_client cl;
+    REQUIRE(cl.connect(px.port()).ok);
+    REQUIRE(status_of(cl.request(get("/status/204")).data) == 204);
+    // Idle longer than request_header: keepalive governs until the next request's first byte.
+    REQUIRE_FALSE(cl.read_until_close(unscaled(2500ms)).closed);
+    REQUIRE(cl.write("GET /status/204 HTTP/1.1\r\n"));  // and never the rest
+    const auto start = clock::now();
+    const auto r = cl.read_until_close(scaled(10000ms));
+    CHECK(r.closed);
+    check_cut(clock::now() - start, 2000ms);
+}
+
+TEST_CASE("timeouts: an idle keep-alive connection is closed at timeouts.keepalive", "[integration][timeouts]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto c = env.default_config(be.url());
+    c.timeouts = "keepalive = \"2s\"";
+    proxy px(env, c);
+    tls_client cl;
+    REQUIRE(cl.connect(px.port()).ok);
+    REQUIRE(status_of(cl.request(get("/status/204")).data) == 204);
+    const auto start = clock::now();
+    const auto r = cl.read_until_close(scaled(10000ms));
+    CHECK(r.closed);
+    check_cut(clock::now() - start, 2000ms);
+}
+
+TEST_CASE("timeouts: a response that arrives during the upload is relayed at once", "[integration][timeouts]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto c = env.default_config(be.url());
+    c.upstream_extra = "response_timeout = \"1s\"";
+    proxy px(env, c);
+    tls_client cl;
+    REQUIRE(cl.connect(px.port()).ok);
+    REQUIRE(cl.write("PUT /early HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n" + std::string(1000, 'e')));
+    const auto r = cl.read_response(scaled(5000ms));
+    INFO(r.data);
+    CHECK(status_of(r.data) == 200);
+    CHECK(body_of(r.data) == "early\n");
+}
+
+TEST_CASE("timeouts: an upstream that does not accept is given up at connect_timeout with 504",
+          "[integration][timeouts]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    unaccepting_backend dead;
+    auto c = env.default_config(dead.url());
+    c.upstream_extra = "connect_timeout = \"1s\"\nmax_fails = 0";
+    proxy px(env, c);
+    tls_client cl;
+    REQUIRE(cl.connect(px.port()).ok);
+    const auto start = clock::now();
+    const auto r = cl.request(get("/mdm/enroll"), scaled(10000ms));
+    INFO(r.data);
+    CHECK(status_of(r.data) == 504);
+    check_cut(clock::now() - start, 1000ms);
+    CHECK(px.counter("atsgate_upstream_timeouts_total") == 1);
+}
+
+TEST_CASE("timeouts: a backend that does not answer is given up at response_timeout with 504",
+          "[integration][timeouts]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto c = env.default_config(be.url());
+    c.upstream_extra = "response_timeout = \"1s\"";
+    proxy px(env, c);
+    tls_client cl;
+    REQUIRE(cl.connect(px.port()).ok);
+    const auto start = clock::now();
+    const auto r = cl.request(get("/slow?ms=5000"), scaled(10000ms));
+    CHECK(status_of(r.data) == 504);
+    check_cut(clock::now() - start, 1000ms);
+    CHECK(px.counter("atsgate_upstream_timeouts_total") == 1);
+}
