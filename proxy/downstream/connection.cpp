@@ -202,7 +202,6 @@ net::awaitable<const http::request_head*> connection::read_request_head(bool fir
         node_.idle = false;
         if (ec) co_return nullptr;
         request_ = worker_.requests().acquire(limits());
-        if (first) deadline.rearm(phase::request_header, timeouts().request_header);
     }
     request_state& rq = *request_;
     http::request_parser& p = rq.parser;

@@ -117,6 +117,39 @@ TEST_CASE("timeouts: a client that never starts the handshake is cut at timeouts
     check_cut(silent_tcp_client(px.port(), scaled(10000ms)), 1000ms);
 }
 
+TEST_CASE("timeouts: the first request head counts request_header once, from the end of the handshake",
+          "[integration][timeouts]") {
+    // Issue 9 item 6: the head's deadline was armed after the handshake and armed again at the
+    // first byte, so a client that waited almost request_header before trickling its head got
+    // almost twice the time. It gets request_header in total.
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto c = env.default_config(be.url());
+    c.timeouts = "request_header = \"5s\"\nkeepalive = \"60s\"";
+    proxy px(env, c);
+    tls_client cl;
+    REQUIRE(cl.connect(px.port()).ok);
+    const auto start = clock::now();
+    // Silent for 4.5 s (inside request_header), then one byte every 500 ms.
+    auto r = cl.read_until_close(unscaled(4500ms));
+    REQUIRE_FALSE(r.closed);
+    // A head that would take 20 s at this pace (it never completes).
+    const std::string head = "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + std::string(30, 's');
+    std::string received;
+    bool closed = false;
+    for (std::size_t i = 0; i < head.size() && !closed; ++i) {
+        if (!cl.write(head.substr(i, 1))) break;  // the proxy closed meanwhile
+        const auto step = cl.read_until_close(unscaled(500ms));
+        received += step.data;
+        closed = step.closed;
+    }
+    const auto took = clock::now() - start;
+    CHECK(closed);
+    CHECK(received.empty());    // no response: the connection is just closed
+    check_cut(took, 5000ms);    // not 4.5 s + 5 s
+}
+
 TEST_CASE("timeouts: a later request head gets request_header from its first byte", "[integration][timeouts]") {
     ATSGATE_SKIP_UNLESS_TOOLS("python3");
     test_env env;
