@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <tuple>
 
 namespace atsgate::downstream {
 
@@ -164,12 +165,12 @@ net::awaitable<exchange_result> exchange::run(bool complete) {
             }
         }
         download_result d;
+        upload_result u;
         if (complete) {
             d = co_await download(up);
         } else {
-            auto [u, dd] = co_await (upload(up) && download(up));
-            d = dd;
-            if (u.fail == failure::client_io) stats::inc(stats_.client_aborts);
+            std::tie(u, d) = co_await (upload(up) && download(up));
+            if (u.fail == failure::client_io || u.fail == failure::client_timeout) stats::inc(stats_.client_aborts);
         }
         if (complete && d.retryable && up.reused() && !stale_retry_used && may_retry) {
             stale_retry_used = true;
@@ -184,6 +185,8 @@ net::awaitable<exchange_result> exchange::run(bool complete) {
             stats::inc(stats_.bad_requests);
             co_return local(rq_.body_status, true);
         }
+        if (!d.head_flushed && u.fail == failure::client_timeout) co_return local(408, true);  // RFC 9110 15.5.9
+        if (!d.head_flushed && u.fail == failure::client_io) co_return exchange_result{next::client_gone};
         if (d.fail == failure::client_io) {
             stats::inc(stats_.client_aborts);
             co_return exchange_result{next::client_gone, d.status, false, true, d.body_bytes};
@@ -223,7 +226,7 @@ net::awaitable<upload_result> exchange::upload(upstream::lease& up) {
                 if (rq_.download_done) co_return fail(failure::cancelled);
                 spdlog::debug("client {}:{}: request body aborted: {}", c_.client_ip, c_.client_port,
                               wait.expired() ? "body timeout" : ec.message());
-                co_return fail(failure::client_io);
+                co_return fail(wait.expired() ? failure::client_timeout : failure::client_io);
             }
             in.filled(n);
         }
@@ -260,6 +263,9 @@ net::awaitable<upload_result> exchange::upload(upstream::lease& up) {
                         co_return fail(rq_.download_done ? failure::cancelled : failure::upstream_io);
                 }
                 rq_.upload_done = true;
+                // The request is sent: the response wait, if one is pending, starts now.
+                if (rq_.response_wait != nullptr)
+                    rq_.response_wait->rearm(phase::upstream_response, ucfg_.response_timeout);
                 co_return res;
             }
             case http::parse_event::error:
@@ -383,8 +389,17 @@ net::awaitable<download_result> exchange::download(upstream::lease& up) {
         if (need_input) {
             // Hand what we have to the client before waiting on the backend again.
             if (committed && !rq_.to_client.empty() && !co_await flush_to_client(d)) co_return end_download(d);
-            auto wait = c_.deadlines.guard(slot_main, phase::upstream_response, ucfg_.response_timeout, up->socket());
+            // response_timeout counts from the end of the request (nginx's proxy_read_timeout): while
+            // the body is still uploading, this wait has no deadline of its own (the upload's
+            // timeouts.body bounds its pauses) and upload() starts it when the request is sent. A
+            // response that arrives early is relayed all the same.
+            const bool sent = rq_.upload_done;
+            auto wait = c_.deadlines.guard(slot_main, phase::upstream_response,
+                                           sent ? clock::duration(ucfg_.response_timeout) : clock::duration::max(),
+                                           up->socket());
+            rq_.response_wait = sent ? nullptr : &wait;
             auto [ec, n] = co_await up->read_some(in.space());
+            rq_.response_wait = nullptr;
             // A legacy backend closing TLS without close_notify ends a close-delimited body like a FIN.
             if (ec == asio::error::eof || ec == net::errc::truncated) {
                 r = rp.finish();

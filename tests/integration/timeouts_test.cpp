@@ -185,6 +185,65 @@ TEST_CASE("timeouts: an idle keep-alive connection is closed at timeouts.keepali
     check_cut(clock::now() - start, 2000ms);
 }
 
+TEST_CASE("timeouts: a request body that stalls longer than timeouts.body is answered 408 and closed",
+          "[integration][timeouts]") {
+    // Issue 9 item 3: a stalled client body used to be answered 502, as if the backend had failed.
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto c = env.default_config(be.url());
+    c.timeouts = "body = \"2s\"";
+    proxy px(env, c);
+    tls_client cl;
+    REQUIRE(cl.connect(px.port()).ok);
+    REQUIRE(cl.write("PUT /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789"));
+    const auto start = clock::now();
+    const auto r = cl.read_until_close(scaled(10000ms));
+    INFO(r.data);
+    CHECK(status_of(r.data) == 408);
+    CHECK(header_value(r.data, "connection") == "close");
+    CHECK(r.closed);
+    check_cut(clock::now() - start, 2000ms);
+    CHECK(px.counter("atsgate_upstream_timeouts_total") == 0);
+}
+
+TEST_CASE("timeouts: a steady upload longer than response_timeout is relayed, the response wait starts once it is sent",
+          "[integration][timeouts]") {
+    // Issue 9 item 3: the response timer ran during the upload, so an upload taking longer than
+    // response_timeout got a 504 halfway. Now response_timeout counts from the end of the request
+    // (nginx's proxy_read_timeout); pauses of the upload are bounded by timeouts.body.
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto c = env.default_config(be.url());
+    c.timeouts = "body = \"5s\"";
+    c.upstream_extra = "response_timeout = \"1s\"";
+    proxy px(env, c);
+    tls_client cl;
+    REQUIRE(cl.connect(px.port()).ok);
+    constexpr int pieces = 25;  // 25 x 100 ms: 2.5 s of upload, well over response_timeout
+    const std::string piece(1000, 'u');
+    REQUIRE(cl.write("PUT /sha256 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(pieces * piece.size()) +
+                     "\r\n\r\n"));
+    sha256 expect;
+    const auto start = clock::now();
+    for (int i = 0; i < pieces; ++i) {
+        REQUIRE(cl.write(piece));
+        expect.update(piece);
+        if (i + 1 == pieces) break;  // the request is complete: the response may come now
+        const auto early = cl.read_until_close(unscaled(100ms));  // nothing may arrive yet
+        INFO("piece " << i << ": " << early.data);
+        REQUIRE(early.data.empty());
+        REQUIRE_FALSE(early.closed);
+    }
+    REQUIRE(clock::now() - start > 2000ms);  // the upload outlasted response_timeout twice
+    const auto r = cl.read_response(scaled(10000ms));
+    INFO(r.data);
+    CHECK(status_of(r.data) == 200);
+    CHECK(body_of(r.data) == expect.hex() + " " + std::to_string(pieces * piece.size()) + "\n");
+    CHECK(px.counter("atsgate_upstream_timeouts_total") == 0);
+}
+
 TEST_CASE("timeouts: a response that arrives during the upload is relayed at once", "[integration][timeouts]") {
     ATSGATE_SKIP_UNLESS_TOOLS("python3");
     test_env env;
