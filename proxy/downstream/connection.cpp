@@ -338,12 +338,13 @@ net::awaitable<bool> connection::forward(const http::request_head& h, std::size_
     co_return false;
 }
 
-// Writes a response atsgate generates itself. `h` is null when the request head did not parse.
-// True when the connection stays open.
+// Writes a response atsgate generates itself. `h` is null when the request head did not parse;
+// `close`: the connection cannot continue (an unread body). True when the connection stays open.
 net::awaitable<bool> connection::reply(const http::request_head* h, http::local_response r, bool close) {
     if (!request_) request_ = worker_.requests().acquire(limits());
     std::string& out = request_->to_client;
-    close = close || worker_.draining();
+    // RFC 9112 section 9.6: also when the request asked for it (Connection: close, HTTP/1.0).
+    close = http::local_response_closes(h, close) || worker_.draining();
     out.clear();
     const std::size_t body = http::write_local_response(r, close, h != nullptr && h->method == "HEAD", out);
     error_code ec;

@@ -372,6 +372,52 @@ TEST_CASE("http: a backend slower than response_timeout gives 504", "[integratio
     CHECK(curl_status(env, {px.url("/slow?ms=100")}) == 200);
 }
 
+TEST_CASE("http: local replies honour Connection: close and HTTP/1.0", "[integration][http]") {
+    // Issue 9 item 7 (RFC 9112 section 9.6): a reply atsgate writes itself (404, static, 502, ...)
+    // must close the connection when the request asked for it, like a relayed response does.
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    const auto nobody = free_port();  // nothing listens there: 502
+    auto c = env.default_config("http://127.0.0.1:" + std::to_string(nobody));
+    c.upstream_extra = "max_fails = 0";
+    c.listeners[0].upstream = "";  // routes only: what no route matches is 404
+    c.listeners[0].extra = "[[listener.route]]\npath = \"/static\"\nstatic_status = 200\n"
+                           "static_content_type = \"text/plain\"\nstatic_body = \"static\\n\"\n"
+                           "[[listener.route]]\npath = \"/down\"\nupstream = \"legacy\"\n";
+    proxy px(env, c);
+    struct row {
+        const char* label;
+        std::string request;
+        int status;
+        bool closes;
+    };
+    const std::vector<row> rows = {
+        {"404, keep-alive", "GET /nothing HTTP/1.1\r\nHost: a\r\n\r\n", 404, false},
+        {"404, Connection: close", "GET /nothing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 404, true},
+        {"404, HTTP/1.0", "GET /nothing HTTP/1.0\r\nHost: a\r\n\r\n", 404, true},
+        {"static, Connection: close", "GET /static HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 200, true},
+        {"static, HTTP/1.0", "GET /static HTTP/1.0\r\n\r\n", 200, true},
+        {"static, HTTP/1.0 keep-alive", "GET /static HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 200, false},
+        {"502, Connection: close", "GET /down HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 502, true},
+        {"502, keep-alive", "GET /down HTTP/1.1\r\nHost: a\r\n\r\n", 502, false},
+    };
+    for (const auto& r : rows) {
+        INFO(r.label);
+        tls_client cl;
+        REQUIRE(cl.connect(px.port()).ok);
+        const auto res = cl.request(r.request);
+        INFO(res.data);
+        CHECK(status_of(res.data) == r.status);
+        CHECK((header_value(res.data, "connection") == "close") == r.closes);
+        if (r.closes) {
+            CHECK(cl.read_until_close(3000ms).closed);
+        } else {
+            // Still open: a second request on the same connection is answered.
+            CHECK(status_of(cl.request("GET /static HTTP/1.1\r\nHost: a\r\n\r\n").data) == 200);
+        }
+    }
+}
+
 TEST_CASE("http: a malformed request gets 400 and the connection is closed", "[integration][http]") {
     ATSGATE_SKIP_UNLESS_TOOLS("python3");
     test_env env;
