@@ -29,7 +29,7 @@ struct stats {
     counter upstream_timeouts{0};
     counter upstream_bad_responses{0};
     counter upstream_retries{0};     // requests re-sent after a pooled connection turned out stale
-    counter upstream_unavailable{0}; // requests answered 503 because every member was down
+    counter upstream_unavailable{0}; // requests that found every member down or ejected (panic mode: tried anyway)
     counter plaintext_urls{0};       // http:// URLs found in plist/XML/JSON bodies (URL guard)
     counter client_aborts{0};        // client went away mid-exchange
     counter location_rewrites{0};    // http:// Location rewritten to https://

@@ -1,5 +1,6 @@
 #include "proxy/downstream/upstream_exchange.hpp"
 
+#include "proxy/cluster/member_choice.hpp"
 #include "proxy/http/client_framing.hpp"
 #include "proxy/http/rewrite.hpp"
 #include "proxy/http/url_guard.hpp"
@@ -92,24 +93,26 @@ net::awaitable<exchange_result> exchange::run(bool complete) {
     std::uint64_t tried = 0;  // members that failed to connect in this exchange (first 64)
     std::uint16_t last_status = 502;
     bool stale_retry_used = false;
+    bool panicked = false;  // this request found no usable member (counted once)
     const std::size_t max_attempts = std::min<std::size_t>(urt_.members.size(), 3) + 1;
 
     for (std::size_t attempt = 0;; ++attempt) {
-        // 1. Choose a member.
+        // 1. Choose a member (panic mode when every member is down or ejected: cluster/member_choice.hpp).
         const auto now = clock::now();
-        const auto pick = balancer_.pick([&](std::size_t i) {
-            return (i >= 64 || (tried & (std::uint64_t{1} << i)) == 0) && urt_.members[i].health->usable(now);
-        });
-        if (!pick) {
-            if (attempt == 0) {
-                // Every member is down or ejected: answer at once instead of waiting on a dead backend.
-                stats::inc(stats_.upstream_unavailable);
-                spdlog::warn("upstream {}: no healthy member for {} {}", ucfg_.name, h_.method, h_.target);
-                co_return local(503, !complete);
-            }
-            co_return local(last_status, !complete);
+        const auto choice = cluster::choose_member(
+            balancer_, [&](std::size_t i) { return urt_.members[i].health->usable(now); },
+            [&](std::size_t i) { return i < 64 && (tried & (std::uint64_t{1} << i)) != 0; });
+        if (!choice.index) co_return local(last_status, !complete);
+        const std::size_t pick = *choice.index;
+        if (choice.panic) {
+            if (!panicked) stats::inc(stats_.upstream_unavailable);  // once per request
+            panicked = true;
+            if (balancer_.enter_panic())
+                spdlog::warn("upstream {}: every member is down or ejected; trying them anyway (panic mode)", ucfg_.name);
+        } else if (balancer_.leave_panic()) {
+            spdlog::info("upstream {}: a member is usable again; panic mode over", ucfg_.name);
         }
-        const snapshot::member_runtime& member = urt_.members[*pick];
+        const snapshot::member_runtime& member = urt_.members[pick];
 
         // 2. Lease a pooled connection or connect a new one.
         upstream::pool& pool = c_.worker.upstreams().pool_for(member);
@@ -122,12 +125,15 @@ net::awaitable<exchange_result> exchange::run(bool complete) {
                 member.health->report_failure(clock::now(), ucfg_.max_fails, ucfg_.fail_timeout);
                 spdlog::warn("upstream {}: connect failed: {}", member.target->id, timeout ? "timeout" : ec.message());
                 last_status = timeout ? 504 : 502;
-                if (*pick < 64) tried |= std::uint64_t{1} << *pick;
+                if (pick < 64) tried |= std::uint64_t{1} << pick;
                 // Nothing was sent yet: another member may take the request.
                 if (attempt + 1 < max_attempts) continue;
                 co_return local(last_status, !complete);
             }
-            member.health->report_success();
+            if (choice.panic)
+                member.health->readmit();  // it is back: end its ejection now, not at fail_timeout
+            else
+                member.health->report_success();
             stats::inc(stats_.upstream_connects);
         } else {
             stats::inc(stats_.upstream_reuses);

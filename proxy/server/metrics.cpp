@@ -82,7 +82,7 @@ std::string render_metrics(const std::vector<const stats*>& ws) {
            sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_bad_responses; }));
     metric(out, "atsgate_upstream_retries_total", "counter", "Requests re-sent after a stale pooled connection.",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_retries; }));
-    metric(out, "atsgate_upstream_unavailable_total", "counter", "Requests answered 503 because every member was down.",
+    metric(out, "atsgate_upstream_unavailable_total", "counter", "Requests that found every member of their upstream down or ejected and tried them anyway (panic mode).",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_unavailable; }));
     metric(out, "atsgate_plaintext_urls_total", "counter",
            "http:// URLs found in plist/XML/JSON response bodies by the plaintext URL guard (not modified).",

@@ -2,12 +2,15 @@
 // Member choice inside one upstream: smooth weighted round robin (nginx's algorithm) over the
 // members that are usable now. One balancer per worker and upstream: no sharing, no locks.
 // Pure: `usable` tells which members may take traffic; the result is an index or nullopt when
-// every member is down (the caller answers 503 at once).
+// none may (cluster::choose_member then decides whether to try them anyway: panic mode). The
+// balancer also remembers whether its upstream is in panic mode, so that entering and leaving it
+// is logged once per episode.
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace atsgate::upstream {
@@ -33,9 +36,15 @@ public:
 
     std::size_t size() const noexcept { return weights_.size(); }
 
+    // Panic mode (every member down or ejected). Each returns true when the state changed.
+    bool enter_panic() noexcept { return !std::exchange(panic_, true); }
+    bool leave_panic() noexcept { return std::exchange(panic_, false); }
+    bool in_panic() const noexcept { return panic_; }
+
 private:
     std::vector<std::uint32_t> weights_;
     std::vector<std::int64_t> current_;
+    bool panic_ = false;
 };
 
 }  // namespace atsgate::upstream

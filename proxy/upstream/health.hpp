@@ -49,6 +49,13 @@ public:
     void report_success() noexcept {
         if (fails_.load(std::memory_order_relaxed) != 0) fails_.store(0, std::memory_order_relaxed);
     }
+    // Passive: a connect succeeded although the member was ejected (tried in panic mode): the
+    // member is back, so the ejection ends now rather than at fail_timeout. Active-check state is
+    // left to the checks.
+    void readmit() noexcept {
+        if (ejected_until_.load(std::memory_order_relaxed) != 0) ejected_until_.store(0, std::memory_order_relaxed);
+        report_success();
+    }
 
     // Active check result (control thread only). Returns true when the member changed state.
     bool record_check(bool ok, std::uint32_t rise, std::uint32_t fall) noexcept {

@@ -178,3 +178,20 @@ TEST_CASE("member_health: usable() needs both up and not ejected", "[upstream][h
         CHECK(h.usable(t0 + 10s));
     }
 }
+
+TEST_CASE("member_health: readmit ends a passive ejection at once but not an active-check down",
+          "[upstream][health]") {
+    member_health h("legacy/http://10.0.0.5:8080");
+    for (int i = 0; i < 3; ++i) h.report_failure(t0, 3, 10s);
+    REQUIRE(h.ejected(t0 + 1s));
+    h.readmit();
+    CHECK_FALSE(h.ejected(t0 + 1s));
+    CHECK(h.usable(t0 + 1s));
+    // The failure window restarted: one more failure does not eject again.
+    h.report_failure(t0 + 2s, 3, 10s);
+    CHECK_FALSE(h.ejected(t0 + 2s));
+    // Health checks decide about an actively-down member.
+    REQUIRE(h.record_check(false, 1, 1));
+    h.readmit();
+    CHECK_FALSE(h.usable(t0 + 3s));
+}
