@@ -370,6 +370,42 @@ void check_eku(emitter& e, const endpoint_facts& ep, const cert_facts& leaf) {
         e.add(id, status::pass, leaf.subject, "extendedKeyUsage " + join(leaf.eku));
 }
 
+// "90 days", "398 days + 1 s": an RFC 5280 lifetime in seconds, exact.
+std::string lifetime_phrase(std::int64_t seconds) {
+    const std::int64_t days = seconds / day;
+    const std::int64_t rest = seconds % day;
+    std::string out = std::to_string(days) + (days == 1 ? " day" : " days");
+    if (rest != 0) out += " + " + std::to_string(rest) + " s";
+    return out;
+}
+
+std::int64_t limit_start(const lifetime_limit& l) { return unix_from_civil(l.year, l.month, l.day); }
+
+// The limits in lifetime_limits that govern a certificate issued at `issued` (the latest of each
+// scope whose date has come), in table order.
+struct governing_limits {
+    const lifetime_limit* every = nullptr;   // Apple's, for every TLS server certificate
+    const lifetime_limit* apple_public = nullptr;  // Apple's, for publicly trusted certificates
+    const lifetime_limit* forum = nullptr;   // CA/B Forum's (SC-081), publicly trusted
+};
+governing_limits limits_at(std::int64_t issued) {
+    governing_limits g;
+    for (const auto& l : lifetime_limits) {
+        if (issued < limit_start(l)) continue;
+        if (l.scope == lifetime_scope::every_certificate)
+            g.every = &l;
+        else if (l.refused_by_devices)
+            g.apple_public = &l;
+        else
+            g.forum = &l;
+    }
+    return g;
+}
+
+std::string from_date(const lifetime_limit& l) { return date_of(limit_start(l)); }
+
+// Apple's limits (FAIL: devices refuse) and SC-081's (WARN: the CA may revoke), by issuance date
+// (notBefore), counted as RFC 5280 does: notAfter - notBefore + 1 s, 86,400-second days.
 void check_lifetime(emitter& e, const endpoint_facts& ep, const chain_facts& ch) {
     const rule_id id = rule_id::lifetime;
     const cert_facts& leaf = ch.served.front();
@@ -377,23 +413,41 @@ void check_lifetime(emitter& e, const endpoint_facts& ep, const chain_facts& ch)
         e.add(id, status::unknown, leaf.subject, "validity dates unreadable");
         return;
     }
-    const std::int64_t span = leaf.not_after - leaf.not_before;
-    const std::int64_t days = (span + day - 1) / day;  // rounded up: 825 days and 1 s shows as 826
-    const std::string life = "lifetime " + std::to_string(days) + " days";
-    const std::string fix = std::string(rule_for(id).remediation) + served_from(ep);
-    if (span > lifetime_fail_days * day) {
-        e.add(id, status::fail, leaf.subject, life + " (maximum " + std::to_string(lifetime_fail_days) + ")", fix);
-    } else if (span > lifetime_public_limit_days * day) {
-        if (ch.publicly_trusted == true)
-            e.add(id, status::fail, leaf.subject,
-                  life + "; publicly trusted certificates are limited to " +
-                      std::to_string(lifetime_public_limit_days),
-                  fix);
-        else
-            e.add(id, status::warn, leaf.subject,
-                  life + ": accepted from a private CA, would be refused if publicly trusted (maximum " +
-                      std::to_string(lifetime_public_limit_days) + ")",
-                  fix);
+    const std::int64_t lifetime = leaf.not_after - leaf.not_before + 1;
+    const std::string life = "lifetime " + lifetime_phrase(lifetime);
+    const governing_limits g = limits_at(leaf.not_before);
+    auto over = [&](const lifetime_limit* l) { return l != nullptr && lifetime > std::int64_t{l->max_days} * day; };
+    auto fix = [&](const lifetime_limit& l) {
+        return "reissue with a validity of " + std::to_string(l.max_days) + " days or less" + served_from(ep);
+    };
+    const bool is_public = ch.publicly_trusted == true;
+
+    if (over(g.every)) {
+        e.add(id, status::fail, leaf.subject,
+              life + " (maximum " + std::to_string(g.every->max_days) + " days for certificates issued from " +
+                  from_date(*g.every) + ")",
+              fix(*g.every));
+    } else if (over(g.apple_public) && is_public) {
+        e.add(id, status::fail, leaf.subject,
+              life + "; publicly trusted certificates issued from " + from_date(*g.apple_public) +
+                  " are limited to " + std::to_string(g.apple_public->max_days) + " days",
+              fix(*g.apple_public));
+    } else if (over(g.apple_public)) {
+        e.add(id, status::warn, leaf.subject,
+              life + ": accepted from a private CA, would be refused if publicly trusted (maximum " +
+                  std::to_string(g.apple_public->max_days) + " days)",
+              fix(*g.apple_public));
+    } else if (over(g.forum) && is_public) {
+        e.add(id, status::warn, leaf.subject,
+              life + ": " + std::string(g.forum->source) + " limits publicly trusted certificates issued from " +
+                  from_date(*g.forum) + " to " + std::to_string(g.forum->max_days) +
+                  " days; the CA broke its rules and may have to revoke it",
+              fix(*g.forum));
+    } else if (g.every == nullptr && lifetime > std::int64_t{lifetime_limits[0].max_days} * day) {
+        e.add(id, status::info, leaf.subject,
+              life + ": issued " + date_of(leaf.not_before) + ", before Apple's " +
+                  std::to_string(lifetime_limits[0].max_days) + "-day limit (" + from_date(lifetime_limits[0]) +
+                  ")");
     } else {
         e.add(id, status::pass, leaf.subject, life);
     }

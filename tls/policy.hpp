@@ -21,8 +21,33 @@ inline constexpr int min_rsa_bits = 2048;
 inline constexpr int min_ec_bits = 256;
 inline constexpr int min_signature_hash_bits = 256;     // SHA-256 or stronger
 inline constexpr int expiry_warning_days = 30;          // WARN when fewer days remain
-inline constexpr int lifetime_fail_days = 825;          // Apple: TLS server certs > 825 days are refused
-inline constexpr int lifetime_public_limit_days = 398;  // Apple: publicly trusted certs > 398 days are refused
+
+// ---- certificate lifetime limits, by issuance date ---------------------------------------------
+// Lifetime is counted as RFC 5280 4.1.2.5 and the CA/B Forum Baseline Requirements (1.6.1
+// "Validity Period") say: notBefore through notAfter inclusive, so notAfter - notBefore + 1 s, in
+// days of 86,400 seconds, any remainder counting as a further day. The issuance date is notBefore.
+// Sources: Apple, "Requirements for trusted certificates in iOS 13 and macOS 10.15" (HT210176:
+// 825 days for certificates issued after 2019-07-01, every TLS server certificate) and "About
+// upcoming limits on trusted certificates" (HT211025: 398 days for certificates issued from
+// 2020-09-01 by roots in Apple's trust store, i.e. publicly trusted); CA/Browser Forum ballot
+// SC-081 (2025): 200 / 100 / 47 days for publicly trusted certificates issued from 2026-03-15 /
+// 2027-03-15 / 2029-03-15. Apple clients do not enforce SC-081, but a certificate beyond it
+// breaks the CA's rules and may be revoked, hence a WARN.
+enum class lifetime_scope { every_certificate, publicly_trusted };
+struct lifetime_limit {
+    int year, month, day;      // first issuance date (UTC) the limit applies to
+    int max_days;              // the longest lifetime allowed
+    lifetime_scope scope;
+    bool refused_by_devices;   // true: Apple clients refuse the certificate (FAIL); false: WARN
+    std::string_view source;   // for evidence text
+};
+inline constexpr std::array<lifetime_limit, 5> lifetime_limits{{
+    {2019, 7, 1, 825, lifetime_scope::every_certificate, true, "Apple"},
+    {2020, 9, 1, 398, lifetime_scope::publicly_trusted, true, "Apple"},
+    {2026, 3, 15, 200, lifetime_scope::publicly_trusted, false, "CA/B Forum SC-081"},
+    {2027, 3, 15, 100, lifetime_scope::publicly_trusted, false, "CA/B Forum SC-081"},
+    {2029, 3, 15, 47, lifetime_scope::publicly_trusted, false, "CA/B Forum SC-081"},
+}};
 
 // ---- cipher suites ---------------------------------------------------------------------------
 enum class protocol { tls12, tls13 };
@@ -108,7 +133,7 @@ enum class rule_id {
     chain_trust,      // chain verifies to trust / system store with the served intermediates
     san,              // SAN present and matching server_name (CN ignored since iOS 13)
     eku,              // extended key usage contains serverAuth
-    lifetime,         // <= 825 days; <= 398 days when publicly trusted
+    lifetime,         // Apple: <= 825 days; <= 398 when publicly trusted; WARN beyond SC-081 (see lifetime_limits)
     key_match,        // private key matches the leaf certificate
     https_only,       // no plaintext HTTP where a device can reach it
 };
@@ -154,7 +179,7 @@ inline constexpr std::array<rule, 13> rules{{
      "EKU must contain serverAuth (id-kp-serverAuth)",
      "NSExceptionAllowsInsecureHTTPLoads", "reissue the certificate with extendedKeyUsage = serverAuth"},
     {rule_id::lifetime, "cert.lifetime", "Certificate lifetime",
-     "at most 825 days; at most 398 days for publicly trusted certificates",
+     "at most 825 days (issued from 2019-07-01); at most 398 days for publicly trusted certificates (issued from 2020-09-01)",
      "NSExceptionAllowsInsecureHTTPLoads", "reissue with a validity of 398 days or less"},
     {rule_id::key_match, "cert.key_match", "Private key matches",
      "the private key must belong to the served certificate",

@@ -153,7 +153,7 @@ const std::vector<cert_row>& rows() {
              s.not_after = 899 * day;
              return with_leaf(p, s);
          },
-         {rule_id::lifetime, status::fail}, "lifetime 900 days (maximum 825)"},
+         {rule_id::lifetime, status::fail}, "lifetime 900 days + 1 s (maximum 825 days for certificates issued from 2019-07-01)"},
         {"500-day lifetime, private CA",
          [](const pki& p) {
              auto s = leaf_spec();
@@ -161,7 +161,7 @@ const std::vector<cert_row>& rows() {
              s.not_after = 499 * day;
              return with_leaf(p, s);
          },
-         {rule_id::lifetime, status::warn}, "lifetime 500 days: accepted from a private CA, would be refused"},
+         {rule_id::lifetime, status::warn}, "lifetime 500 days + 1 s: accepted from a private CA, would be refused"},
         {"private key does not match",
          [](const pki& p) {
              auto leaf = p.factory.leaf(p.inter, host);

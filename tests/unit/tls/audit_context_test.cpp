@@ -2,6 +2,7 @@
 // facts are written by hand, `now` is fixed.
 
 #include "tls_fixtures.hpp"
+#include "tls/civil_time.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -228,21 +229,88 @@ TEST_CASE("audit: missing facts are UNKNOWN, never PASS", "[tls][audit][unknown]
     }
 }
 
-TEST_CASE("audit: lifetime of a publicly trusted certificate", "[tls][audit][cert]") {
-    endpoint_facts ep = compliant_endpoint();
-    cert_facts& leaf = ep.chain->served[0];
-    leaf.not_before = fixed_now - day;
-    leaf.not_after = fixed_now + 499 * day;
-    ep.chain->publicly_trusted = true;
-    auto f = audit_rule(ep, rule_id::lifetime);
-    REQUIRE(f.size() == 1);
-    CHECK(f[0].result == status::fail);
-    CHECK(f[0].evidence == "lifetime 500 days; publicly trusted certificates are limited to 398");
-    ep.chain->publicly_trusted = false;
-    CHECK(audit_rule(ep, rule_id::lifetime)[0].result == status::warn);
-    leaf.not_after = fixed_now + 397 * day;
-    ep.chain->publicly_trusted = true;
-    CHECK(audit_rule(ep, rule_id::lifetime)[0].result == status::pass);
+namespace {
+
+constexpr std::int64_t utc(int y, int m, int d) { return unix_from_civil(y, m, d); }
+
+struct lifetime_row {
+    const char* label;
+    std::int64_t not_before;  // unix seconds
+    std::int64_t lifetime;    // RFC 5280 lifetime in seconds: notAfter = notBefore + lifetime - 1
+    bool publicly_trusted;
+    status expected;
+    const char* evidence;     // exact
+};
+
+}  // namespace
+
+// Every limit of tls::lifetime_limits at its boundaries: in days (limit, limit + 1 s) and in issuance
+// date (the day before it applies, the first second it does).
+TEST_CASE("audit: certificate lifetime limits by issuance date", "[tls][audit][cert][lifetime]") {
+    const lifetime_row table[] = {
+        {"825 days exactly, 2019-07-01 (before the 398-day limit)", utc(2019, 7, 1), 825 * day, true, status::pass,
+         "lifetime 825 days"},
+        {"825 days + 1 s, 2019-07-01", utc(2019, 7, 1), 825 * day + 1, false, status::fail,
+         "lifetime 825 days + 1 s (maximum 825 days for certificates issued from 2019-07-01)"},
+        {"825 days + 1 s, one second before 2019-07-01", utc(2019, 7, 1) - 1, 825 * day + 1, false, status::info,
+         "lifetime 825 days + 1 s: issued 2019-06-30, before Apple's 825-day limit (2019-07-01)"},
+        {"826 days, 2019-06-30, publicly trusted", utc(2019, 6, 30), 826 * day, true, status::info,
+         "lifetime 826 days: issued 2019-06-30, before Apple's 825-day limit (2019-07-01)"},
+        {"900 days, 2025", utc(2025, 6, 1), 900 * day, true, status::fail,
+         "lifetime 900 days (maximum 825 days for certificates issued from 2019-07-01)"},
+        {"398 days exactly, public, 2020-09-01", utc(2020, 9, 1), 398 * day, true, status::pass, "lifetime 398 days"},
+        {"398 days + 1 s, public, 2020-09-01", utc(2020, 9, 1), 398 * day + 1, true, status::fail,
+         "lifetime 398 days + 1 s; publicly trusted certificates issued from 2020-09-01 are limited to 398 days"},
+        {"398 days + 1 s, public, one second before 2020-09-01", utc(2020, 9, 1) - 1, 398 * day + 1, true,
+         status::pass, "lifetime 398 days + 1 s"},
+        {"500 days, private CA, 2025", utc(2025, 1, 1), 500 * day, false, status::warn,
+         "lifetime 500 days: accepted from a private CA, would be refused if publicly trusted (maximum 398 days)"},
+        {"openssl -days 398 (notAfter - notBefore = 398 days), public", utc(2025, 1, 1), 398 * day + 1, true,
+         status::fail,
+         "lifetime 398 days + 1 s; publicly trusted certificates issued from 2020-09-01 are limited to 398 days"},
+        {"200 days exactly, public, 2026-03-15", utc(2026, 3, 15), 200 * day, true, status::pass, "lifetime 200 days"},
+        {"200 days + 1 s, public, 2026-03-15", utc(2026, 3, 15), 200 * day + 1, true, status::warn,
+         "lifetime 200 days + 1 s: CA/B Forum SC-081 limits publicly trusted certificates issued from 2026-03-15 to "
+         "200 days; the CA broke its rules and may have to revoke it"},
+        {"398 days, public, one second before 2026-03-15", utc(2026, 3, 15) - 1, 398 * day, true, status::pass,
+         "lifetime 398 days"},
+        {"201 days, private CA, 2026-03-15: SC-081 does not apply", utc(2026, 3, 15), 201 * day, false, status::pass,
+         "lifetime 201 days"},
+        {"201 days, public trust unknown, 2026-03-15", utc(2026, 3, 15), 201 * day, false, status::pass,
+         "lifetime 201 days"},
+        {"100 days exactly, public, 2027-03-15", utc(2027, 3, 15), 100 * day, true, status::pass, "lifetime 100 days"},
+        {"100 days + 1 s, public, 2027-03-15", utc(2027, 3, 15), 100 * day + 1, true, status::warn,
+         "lifetime 100 days + 1 s: CA/B Forum SC-081 limits publicly trusted certificates issued from 2027-03-15 to "
+         "100 days; the CA broke its rules and may have to revoke it"},
+        {"101 days, public, one second before 2027-03-15", utc(2027, 3, 15) - 1, 101 * day, true, status::pass,
+         "lifetime 101 days"},
+        {"47 days exactly, public, 2029-03-15", utc(2029, 3, 15), 47 * day, true, status::pass, "lifetime 47 days"},
+        {"47 days + 1 s, public, 2029-03-15", utc(2029, 3, 15), 47 * day + 1, true, status::warn,
+         "lifetime 47 days + 1 s: CA/B Forum SC-081 limits publicly trusted certificates issued from 2029-03-15 to "
+         "47 days; the CA broke its rules and may have to revoke it"},
+        {"90 days (Let's Encrypt: notAfter = notBefore + 90 d - 1 s), public, 2029-03-15", utc(2029, 3, 15), 90 * day,
+         true, status::warn,
+         "lifetime 90 days: CA/B Forum SC-081 limits publicly trusted certificates issued from 2029-03-15 to 47 days; "
+         "the CA broke its rules and may have to revoke it"},
+        {"90 days, public, one second before 2029-03-15", utc(2029, 3, 15) - 1, 90 * day, true, status::pass,
+         "lifetime 90 days"},
+        {"1 day", utc(2026, 6, 1), day, true, status::pass, "lifetime 1 day"},
+    };
+    for (const auto& row : table) {
+        INFO(row.label);
+        endpoint_facts ep = compliant_endpoint();
+        cert_facts& leaf = ep.chain->served[0];
+        leaf.not_before = row.not_before;
+        leaf.not_after = row.not_before + row.lifetime - 1;
+        ep.chain->publicly_trusted = row.publicly_trusted;
+        if (std::string_view(row.label).find("unknown") != std::string_view::npos) ep.chain->publicly_trusted.reset();
+        auto f = audit_rule(ep, rule_id::lifetime);
+        REQUIRE(f.size() == 1);
+        CHECK(f[0].result == row.expected);
+        CHECK(f[0].evidence == row.evidence);
+        if (row.expected == status::fail || row.expected == status::warn)
+            CHECK(f[0].remediation.find(" days or less") != std::string::npos);
+    }
 }
 
 TEST_CASE("audit: findings keep endpoint order, then rules-table order", "[tls][audit]") {
