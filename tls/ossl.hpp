@@ -10,8 +10,10 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>  // before cms.h: it declares PEM_read_bio_CMS only when pem.h is in
 #include <openssl/cms.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -48,14 +50,20 @@ ATSGATE_OSSL_DELETER(EVP_MAC, EVP_MAC_free);
 ATSGATE_OSSL_DELETER(EVP_MAC_CTX, EVP_MAC_CTX_free);
 ATSGATE_OSSL_DELETER(BIO, BIO_free_all);
 ATSGATE_OSSL_DELETER(BIGNUM, BN_free);
+ATSGATE_OSSL_DELETER(ASN1_OBJECT, ASN1_OBJECT_free);
 // ASN1_TIME, ASN1_INTEGER, ASN1_OCTET_STRING, ... are all typedefs of ASN1_STRING, so one deleter
 // serves ossl::ptr<ASN1_TIME> and ossl::ptr<ASN1_INTEGER> alike (two would be a redefinition).
 ATSGATE_OSSL_DELETER(ASN1_STRING, ASN1_STRING_free);
 ATSGATE_OSSL_DELETER(GENERAL_NAMES, GENERAL_NAMES_free);
+ATSGATE_OSSL_DELETER(GENERAL_NAME, GENERAL_NAME_free);
+ATSGATE_OSSL_DELETER(AUTHORITY_KEYID, AUTHORITY_KEYID_free);
+ATSGATE_OSSL_DELETER(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free);
+ATSGATE_OSSL_DELETER(OSSL_PARAM, OSSL_PARAM_free);
 ATSGATE_OSSL_DELETER(EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free);
 ATSGATE_OSSL_DELETER(BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free);
 ATSGATE_OSSL_DELETER(PKCS7, PKCS7_free);
 ATSGATE_OSSL_DELETER(CMS_ContentInfo, CMS_ContentInfo_free);
+ATSGATE_OSSL_DELETER(ECDSA_SIG, ECDSA_SIG_free);
 
 #undef ATSGATE_OSSL_DELETER
 
@@ -63,6 +71,12 @@ ATSGATE_OSSL_DELETER(CMS_ContentInfo, CMS_ContentInfo_free);
 template <>
 struct deleter<STACK_OF(X509)> {
     void operator()(STACK_OF(X509) * p) const noexcept { sk_X509_pop_free(p, X509_free); }
+};
+
+// STACK_OF(X509_EXTENSION) owns its elements: pop-free.
+template <>
+struct deleter<STACK_OF(X509_EXTENSION)> {
+    void operator()(STACK_OF(X509_EXTENSION) * p) const noexcept { sk_X509_EXTENSION_pop_free(p, X509_EXTENSION_free); }
 };
 
 // OPENSSL_malloc'ed memory (e.g. results of X509_NAME_oneline, i2d with NULL out, BN_bn2dec).
