@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <string>
 
 namespace atsgate::tls {
 
@@ -125,10 +126,57 @@ std::string_view to_string(refusal r) noexcept {
         case refusal::no_pfs_suite: return "no_pfs_suite";
         case refusal::no_ems: return "no_ems";
         case refusal::no_shared_group: return "no_shared_group";
+        case refusal::no_shared_sigalg: return "no_shared_sigalg";
         case refusal::unknown_sni: return "unknown_sni";
-        case refusal::other: return "other";
+        case refusal::no_application_protocol: return "no_application_protocol";
+        case refusal::no_client_certificate: return "no_client_certificate";
+        case refusal::bad_client_certificate: return "bad_client_certificate";
+    }
+    return "none";
+}
+
+std::string_view to_string(handshake_failure f) noexcept {
+    switch (f) {
+        case handshake_failure::none: return "none";
+        case handshake_failure::client_alert: return "client_alert";
+        case handshake_failure::protocol_error: return "protocol_error";
+        case handshake_failure::client_closed: return "client_closed";
+        case handshake_failure::other: return "other";
     }
     return "other";
+}
+
+std::string alert_name(int alert) {
+    switch (alert) {
+        case 0: return "close_notify";
+        case 10: return "unexpected_message";
+        case 20: return "bad_record_mac";
+        case 22: return "record_overflow";
+        case 40: return "handshake_failure";
+        case 42: return "bad_certificate";
+        case 43: return "unsupported_certificate";
+        case 44: return "certificate_revoked";
+        case 45: return "certificate_expired";
+        case 46: return "certificate_unknown";
+        case 47: return "illegal_parameter";
+        case 48: return "unknown_ca";
+        case 49: return "access_denied";
+        case 50: return "decode_error";
+        case 51: return "decrypt_error";
+        case 70: return "protocol_version";
+        case 71: return "insufficient_security";
+        case 80: return "internal_error";
+        case 86: return "inappropriate_fallback";
+        case 90: return "user_canceled";
+        case 109: return "missing_extension";
+        case 110: return "unsupported_extension";
+        case 112: return "unrecognized_name";
+        case 113: return "bad_certificate_status_response";
+        case 115: return "unknown_psk_identity";
+        case 116: return "certificate_required";
+        case 120: return "no_application_protocol";
+        default: return "alert_" + std::to_string(alert);
+    }
 }
 
 gate_decision decide(const client_hello_facts& hello, const gate_policy& policy) noexcept {
@@ -265,23 +313,47 @@ const gate_policy* installed_gate(const SSL_CTX* ctx) noexcept {
     return cfg != nullptr ? &cfg->groups.front().policy : nullptr;
 }
 
-refusal classify_failure(const handshake_record& rec, int openssl_reason) noexcept {
-    if (rec.reason != refusal::none) return rec.reason;
+failure_class classify_failure(const handshake_record& rec, int openssl_reason) noexcept {
+    if (rec.reason != refusal::none) return {rec.reason, handshake_failure::none, -1};
+    auto refused = [](refusal r) { return failure_class{r, handshake_failure::none, -1}; };
+    auto failed = [](handshake_failure f) { return failure_class{refusal::none, f, -1}; };
     switch (openssl_reason) {
         case SSL_R_UNSUPPORTED_PROTOCOL:
         case SSL_R_VERSION_TOO_LOW:
         case SSL_R_WRONG_VERSION_NUMBER:
-            return refusal::protocol_version;
+            return refused(refusal::protocol_version);
         case SSL_R_NO_SHARED_CIPHER:
-            return refusal::no_pfs_suite;
+            return refused(refusal::no_pfs_suite);
         case SSL_R_NO_SUITABLE_KEY_SHARE:
         case SSL_R_NO_SHARED_GROUPS:
-            return refusal::no_shared_group;
+            return refused(refusal::no_shared_group);
+        case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+        case SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS:
+            return refused(refusal::no_shared_sigalg);
         case SSL_R_INCONSISTENT_EXTMS:
-            return refusal::no_ems;
+            return refused(refusal::no_ems);
+        case SSL_R_NO_APPLICATION_PROTOCOL:  // our ALPN callback answered SSL_TLSEXT_ERR_ALERT_FATAL
+            return refused(refusal::no_application_protocol);
+        case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:  // SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+            return refused(refusal::no_client_certificate);
+        case SSL_R_CERTIFICATE_VERIFY_FAILED:  // server side: only the client's certificate is verified
+            return refused(refusal::bad_client_certificate);
+        case 0:                                   // no OpenSSL error: the socket ended (FIN or RST)
+        case SSL_R_UNEXPECTED_EOF_WHILE_READING:  // the same, noticed by OpenSSL mid-record
+        case SSL_AD_REASON_OFFSET:                // close_notify (alert 0): a polite close
+            return failed(handshake_failure::client_closed);
+        case SSL_R_CALLBACK_FAILED:  // a callback of ours failed without the gate refusing (internal)
+            return failed(handshake_failure::other);
         default:
-            return refusal::other;
+            break;
     }
+    // OpenSSL reports a received alert as SSL_AD_REASON_OFFSET + its description.
+    if (openssl_reason > SSL_AD_REASON_OFFSET && openssl_reason < SSL_AD_REASON_OFFSET + 256)
+        return {refusal::none, handshake_failure::client_alert, openssl_reason - SSL_AD_REASON_OFFSET};
+    // Library-wide reasons (malloc failure, internal error, passed a null ...) are ours, not the client's.
+    if (openssl_reason < 0 || (openssl_reason & ERR_RFLAG_COMMON) != 0) return failed(handshake_failure::other);
+    // Every other SSL reason is OpenSSL refusing what the client sent: a TLS protocol error.
+    return failed(handshake_failure::protocol_error);
 }
 
 }  // namespace atsgate::tls

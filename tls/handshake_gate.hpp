@@ -23,18 +23,39 @@
 
 namespace atsgate::tls {
 
-// Why a handshake was refused. Stable names (logs, metrics labels).
+// Why atsgate refused a handshake: its ATS policy (the gate or OpenSSL's settings built from the same
+// table), its certificate selection, its ALPN policy or the listener's client_auth. Stable names
+// (logs, the atsgate_handshake_refused_total{reason} label). Handshakes that broke for other
+// reasons are a handshake_failure, and timeouts are neither (see proxy/downstream/connection.cpp).
 enum class refusal : std::uint8_t {
-    none = 0,          // accepted by the gate
-    protocol_version,  // no TLS 1.2 / 1.3 in common (TLS 1.0/1.1, SSLv3 clients)
-    no_pfs_suite,      // no forward-secret suite in common (RSA kx, DHE, CBC-only on 1.3 ...)
-    no_ems,            // TLS 1.2 ClientHello without the extended_master_secret extension
-    no_shared_group,   // no X25519 / P-256 / P-384 in common
-    unknown_sni,       // SNI names no certificate of a listener with unknown_sni = "refuse"
-    other,             // anything else: malformed hello, client abort, timeout, certificate refused ...
+    none = 0,                 // accepted by the gate
+    protocol_version,         // no TLS 1.2 / 1.3 in common (TLS 1.0/1.1, SSLv3 clients)
+    no_pfs_suite,             // no forward-secret suite in common (RSA kx, DHE, CBC-only on 1.3 ...)
+    no_ems,                   // TLS 1.2 ClientHello without the extended_master_secret extension
+    no_shared_group,          // no X25519 / P-256 / P-384 in common
+    no_shared_sigalg,         // no SHA-256+ signature algorithm in common with the certificate's key
+    unknown_sni,              // SNI names no certificate of a listener with unknown_sni = "refuse"
+    no_application_protocol,  // ALPN offered, but neither http/1.1 nor http/1.0 (RFC 7301 section 3.2)
+    no_client_certificate,    // client_auth = "require" and the client sent no certificate
+    bad_client_certificate,   // the client certificate failed verification against client_ca
 };
-inline constexpr std::size_t refusal_count = 7;
+inline constexpr std::size_t refusal_count = 10;
 std::string_view to_string(refusal r) noexcept;
+
+// Why a handshake that got past its ClientHello failed without atsgate refusing it. Stable names
+// (logs, the atsgate_handshake_failures_total{reason} label).
+enum class handshake_failure : std::uint8_t {
+    none = 0,        // not a failure (a refusal, or no failure at all)
+    client_alert,    // the client aborted with a TLS alert (unknown_ca: it does not trust atsgate's chain)
+    protocol_error,  // the client sent malformed or unexpected TLS (decode_error, unexpected_message ...)
+    client_closed,   // the client closed or reset the connection without an alert
+    other,           // anything else: internal errors, resource exhaustion (OpenSSL's text is logged)
+};
+inline constexpr std::size_t handshake_failure_count = 5;
+std::string_view to_string(handshake_failure f) noexcept;
+// The RFC 8446 section 6 name of TLS alert description `alert` ("unknown_ca"), "alert_N" for
+// numbers without a name there.
+std::string alert_name(int alert);
 
 // What the listener allows, as IANA code points. Built once per context (see server_context).
 struct gate_policy {
@@ -119,8 +140,17 @@ bool install_gate(SSL_CTX* ctx, const gate_policy& policy) noexcept;
 // The default group's policy installed on ctx, or null when no gate is installed (used by the audit).
 const gate_policy* installed_gate(const SSL_CTX* ctx) noexcept;
 
-// Classifies a failed handshake that the gate did not refuse, from OpenSSL's error reason code
-// (ERR_GET_REASON of the first queued error, 0 if none) and the recorded hello.
-refusal classify_failure(const handshake_record& rec, int openssl_reason) noexcept;
+// How a failed handshake (after its ClientHello, not a timeout) is accounted: exactly one of
+// `reason` (a refusal) and `failure` is set; `alert` is the client's alert for client_alert, else -1.
+struct failure_class {
+    refusal reason = refusal::none;
+    handshake_failure failure = handshake_failure::none;
+    int alert = -1;
+};
+
+// Classifies a failed handshake from the gate's record and OpenSSL's error reason code
+// (ERR_GET_REASON of the first queued error; 0 when the socket ended without an OpenSSL error,
+// i.e. the client closed or reset). The gate's refusal wins; then OpenSSL's reason decides.
+failure_class classify_failure(const handshake_record& rec, int openssl_reason) noexcept;
 
 }  // namespace atsgate::tls

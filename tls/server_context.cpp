@@ -138,11 +138,18 @@ auth auth_of(EVP_PKEY* key) {
     }
 }
 
-// ALPN: atsgate speaks HTTP/1.1 only. Select it when offered; otherwise negotiate no ALPN (a client
-// offering only h2 then falls back to HTTP/1.1 or gives up, its choice).
+// ALPN (RFC 7301): atsgate speaks HTTP/1.1 (and answers HTTP/1.0 requests as such). It selects
+// "http/1.1" when offered, else "http/1.0". A client that offers ALPN but neither of them (only
+// "h2", say) gets a fatal no_application_protocol alert, as section 3.2 says the server SHALL:
+// completing the handshake without ALPN would let it speak a protocol atsgate does not, and a strict
+// answer now keeps the door open for offering h2 later without surprising anyone. Counted as
+// refused{reason="no_application_protocol"}. A client that offers no ALPN at all is served
+// (this callback is not called then). A malformed list is refused like an unknown one.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
                 void*) {
     static constexpr unsigned char http11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
+    static constexpr unsigned char http10[] = {'h', 't', 't', 'p', '/', '1', '.', '0'};
+    const unsigned char* found10 = nullptr;
     unsigned int i = 0;
     while (i < inlen) {
         const unsigned int n = in[i];
@@ -152,9 +159,15 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
             *outlen = static_cast<unsigned char>(n);
             return SSL_TLSEXT_ERR_OK;
         }
+        if (n == sizeof http10 && std::memcmp(in + i + 1, http10, n) == 0 && found10 == nullptr) found10 = in + i + 1;
         i += 1 + n;
     }
-    return SSL_TLSEXT_ERR_NOACK;
+    if (found10 != nullptr) {
+        *out = found10;
+        *outlen = sizeof http10;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 }  // namespace

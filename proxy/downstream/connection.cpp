@@ -112,10 +112,8 @@ http::limits connection::limits() const noexcept {
 }
 
 net::awaitable<void> connection::run() {
-    if (!co_await handshake()) {
-        client_.close();
-        co_return;
-    }
+    // Registered from the start, so that a drain or the connection limit can close it while it is
+    // still idle before its handshake.
     node_.socket = &client_.socket();
     worker_.connections().add(node_);
     struct unregister {
@@ -123,6 +121,10 @@ net::awaitable<void> connection::run() {
         registry_node& n;
         ~unregister() { w.connections().remove(n); }
     } guard{worker_, node_};
+    if (!co_await handshake()) {
+        client_.close();
+        co_return;
+    }
 
     for (bool first = true;; first = false) {
         const http::request_head* h = co_await read_request_head(first);
@@ -145,10 +147,15 @@ net::awaitable<bool> connection::handshake() {
     error_code ec;
     {
         auto deadline = deadlines_.guard(slot_main, phase::handshake, timeouts().handshake, client_.socket());
-        ec = co_await client_.handshake();
+        // Until the client's first byte the connection is idle: at max_connections it may be shed.
+        worker_.connections().set_idle(node_, true);
+        auto [wec] = co_await client_.socket().async_wait(net::tcp_socket::wait_read);
+        worker_.connections().set_idle(node_, false);
+        ec = wec;
+        if (!ec && !node_.shed) ec = co_await client_.handshake();
     }
     tls::set_handshake_record(client_.native(), nullptr);
-    if (ec) {
+    if (ec || node_.shed) {
         handshake_failed(ec);
         co_return false;
     }
@@ -161,27 +168,66 @@ net::awaitable<bool> connection::handshake() {
     co_return true;
 }
 
+// Accounts for a handshake that did not complete, in exactly one place (README "Handshakes that do
+// not complete"): shed at the connection limit (counted when shed); a timeout (handshake_timeouts by
+// what was awaited, debug); nothing TLS-like before a ClientHello (handshakes_aborted, debug); a
+// refusal by atsgate's policy (refused by reason, info); any other failure (handshake_failures by
+// kind: a client alert or an unexplained one at info, the rest at debug).
 void connection::handshake_failed(const error_code& ec) {
+    if (node_.shed) {
+        spdlog::debug("client {}:{}: idle before its handshake, closed to make room (max_connections)", client_ip_,
+                      client_port_);
+        return;
+    }
     auto& st = worker_.counters();
-    tls::refusal reason = tls::classify_failure(hello_, client_.ssl_reason());
-    const bool timed_out = deadlines_.expired(slot_main) == phase::handshake;
+    const auto& o = hello_.hello;
+    auto offered = [&] {
+        return fmt::format("offered: max_version={} suites={} ems={} sni={}", tls::version_name(o.max_version),
+                           o.suite_count, o.ems ? "yes" : "no", o.sni[0] != '\0' ? o.sni.data() : "-");
+    };
+    const std::string& ssl_text = client_.ssl_error_text();
+    if (deadlines_.expired(slot_main) == phase::handshake) {
+        // Not a refusal: the client stalled (or trickled) until [timeouts] handshake.
+        const auto wait = hello_.hello_seen ? handshake_wait::client_finished : handshake_wait::client_hello;
+        stats::inc(st.handshake_timeouts[static_cast<std::size_t>(wait)]);
+        spdlog::debug("handshake timeout: client={}:{} listener={} waiting_for={}{}{}", client_ip_, client_port_,
+                      listener_cfg().name, handshake_wait_names[static_cast<std::size_t>(wait)],
+                      hello_.hello_seen ? " " : "", hello_.hello_seen ? offered() : std::string());
+        return;
+    }
     if (!hello_.hello_seen) {
         // Port scans, TCP health checks, plain-HTTP clients: no ClientHello, so nothing was refused.
         stats::inc(st.handshakes_aborted);
         spdlog::debug("handshake failed before a ClientHello: client={}:{} listener={} error={}{}", client_ip_,
-                      client_port_, listener_cfg().name, timed_out ? "timeout" : ec.message(),
-                      client_.ssl_error_text().empty() ? "" : " (" + client_.ssl_error_text() + ")");
+                      client_port_, listener_cfg().name, ec.message(), ssl_text.empty() ? "" : " (" + ssl_text + ")");
         return;
     }
-    stats::inc(st.refused[static_cast<std::size_t>(reason)]);
-    const auto& o = hello_.hello;
-    // When the gate refused, OpenSSL's own text is just "callback failed": the reason says it all.
-    const bool gate = hello_.reason != tls::refusal::none;
-    spdlog::info(
-        "handshake refused: client={}:{} listener={} reason={} offered: max_version={} suites={} ems={} sni={}{}",
-        client_ip_, client_port_, listener_cfg().name, tls::to_string(reason), tls::version_name(o.max_version),
-        o.suite_count, o.ems ? "yes" : "no", o.sni[0] != '\0' ? o.sni.data() : "-",
-        timed_out ? " (timeout)" : (gate || client_.ssl_error_text().empty() ? "" : " (" + client_.ssl_error_text() + ")"));
+    const tls::failure_class c = tls::classify_failure(hello_, client_.ssl_reason());
+    if (c.reason != tls::refusal::none) {
+        stats::inc(st.refused[static_cast<std::size_t>(c.reason)]);
+        // When the gate refused, OpenSSL's own text is just "callback failed": the reason says it all.
+        std::string detail;
+        if (c.reason == tls::refusal::bad_client_certificate)
+            detail = std::string(" (") + X509_verify_cert_error_string(SSL_get_verify_result(client_.native())) + ")";
+        else if (hello_.reason == tls::refusal::none && !ssl_text.empty())
+            detail = " (" + ssl_text + ")";
+        spdlog::info("handshake refused: client={}:{} listener={} reason={} {}{}", client_ip_, client_port_,
+                     listener_cfg().name, tls::to_string(c.reason), offered(), detail);
+        return;
+    }
+    stats::inc(st.handshake_failures[static_cast<std::size_t>(c.failure)]);
+    // A client alert usually means a device that does not accept atsgate's certificate or chain:
+    // worth an operator's attention. Protocol errors and closes are hostile or broken clients.
+    const bool notable = c.failure == tls::handshake_failure::client_alert || c.failure == tls::handshake_failure::other;
+    std::string detail;
+    if (c.failure == tls::handshake_failure::client_closed)
+        detail = " (" + ec.message() + ")";
+    else if (c.failure != tls::handshake_failure::client_alert && !ssl_text.empty())
+        detail = " (" + ssl_text + ")";
+    spdlog::log(notable ? spdlog::level::info : spdlog::level::debug,
+                "handshake failed: client={}:{} listener={} reason={}{}{} {}{}", client_ip_, client_port_,
+                listener_cfg().name, tls::to_string(c.failure), c.alert >= 0 ? " alert=" : "",
+                c.alert >= 0 ? tls::alert_name(c.alert) : "", offered(), detail);
 }
 
 // The next request head, or null when the connection ends (closed, timed out, draining, or a bad
@@ -197,10 +243,10 @@ net::awaitable<const http::request_head*> connection::read_request_head(bool fir
         // Idle: wait for the first byte without holding any buffer (an idle connection costs its
         // TLS state and this frame).
         if (worker_.draining()) co_return nullptr;
-        node_.idle = true;
+        worker_.connections().set_idle(node_, true);
         const error_code ec = co_await client_.wait_readable();
-        node_.idle = false;
-        if (ec) co_return nullptr;
+        worker_.connections().set_idle(node_, false);
+        if (ec || node_.shed) co_return nullptr;
         request_ = worker_.requests().acquire(limits());
     }
     request_state& rq = *request_;
@@ -211,10 +257,10 @@ net::awaitable<const http::request_head*> connection::read_request_head(bool fir
         if (rq.from_client.empty()) {
             // Between requests (or before the first): nothing is lost by closing now.
             if (!p.started() && worker_.draining()) co_return nullptr;
-            node_.idle = !p.started();
+            worker_.connections().set_idle(node_, !p.started());
             auto [ec, n] = co_await client_.read_some(rq.from_client.space());
-            node_.idle = false;
-            if (ec) {
+            worker_.connections().set_idle(node_, false);
+            if (ec || node_.shed) {
                 if (p.started())
                     spdlog::debug("client {}:{} left mid-request head: {}", client_ip_, client_port_,
                                   deadline.expired() ? "request_header timeout" : ec.message());
@@ -353,7 +399,7 @@ net::awaitable<bool> connection::reply(const http::request_head* h, http::local_
         ec = co_await client_.write_all(out);
     }
     out.clear();
-    log_access(h, r.status, r.body ? body : 0);  // the access log counts configured bodies, not generated ones
+    log_access(h, r.status, ec ? 0 : body);  // what was written ("400 Bad Request\n" too; nothing for HEAD)
     if (close && !ec) linger_ = true;  // the client may still be sending (a refused body, pipelined requests)
     co_return !ec && !close;
 }
@@ -383,8 +429,8 @@ void connection::log_access(const http::request_head* h, std::uint16_t status, s
                   h->target, h->version_major, h->version_minor, status, bytes, total_ms / 1000.0,
                   request_->upstream_ms / 1000.0, peer_.version, peer_.cipher, listener_cfg().name);
     } else {
-        log->info("{} \"-\" {} 0 rt={:.3f} ut=0.000 {} {} listener={}", client_ip_, status, total_ms / 1000.0,
-                  peer_.version, peer_.cipher, listener_cfg().name);
+        log->info("{} \"-\" {} {} rt={:.3f} ut=0.000 {} {} listener={}", client_ip_, status, bytes,
+                  total_ms / 1000.0, peer_.version, peer_.cipher, listener_cfg().name);
     }
 }
 
@@ -396,8 +442,12 @@ net::awaitable<void> serve(net::tcp_socket socket, net::tcp::endpoint peer, std:
     stats::inc(st.connections_active);
     struct active_guard {
         stats& s;
-        ~active_guard() { stats::dec(s.connections_active); }
-    } guard{st};
+        connection_slots* slots;
+        ~active_guard() {
+            stats::dec(s.connections_active);
+            if (slots != nullptr) slots->release();  // taken by the accept loop
+        }
+    } guard{st, worker.slots()};
     connection c(std::move(socket), peer, std::move(snap), listener, worker);
     co_await c.run();
 }

@@ -11,6 +11,15 @@
 
 namespace atsgate::downstream {
 
+// What a handshake that ran into [timeouts] handshake was waiting for.
+enum class handshake_wait : std::uint8_t {
+    client_hello,     // no complete ClientHello arrived (silent or trickling TCP connections)
+    client_finished,  // atsgate answered the ClientHello; the client never completed its flight
+};
+inline constexpr std::size_t handshake_wait_count = 2;
+// Stable names (logs, the atsgate_handshake_timeouts_total{phase} label).
+inline constexpr std::array<const char*, handshake_wait_count> handshake_wait_names{"client_hello", "client_finished"};
+
 struct stats {
     using counter = std::atomic<std::uint64_t>;
 
@@ -18,8 +27,12 @@ struct stats {
     counter connections_active{0};   // gauge
     counter handshakes{0};           // completed TLS handshakes
     counter resumed_handshakes{0};   // ... of which resumed (tickets)
-    counter handshakes_aborted{0};   // connections that ended before a ClientHello (scans, TCP probes, timeouts)
+    counter handshakes_aborted{0};   // closed, or sent something that is not TLS, before a ClientHello (scans, probes)
     std::array<counter, tls::refusal_count> refused{};  // refused handshakes by tls::refusal (index 0 unused)
+    // Handshakes that failed after their ClientHello without a refusal, by tls::handshake_failure (index 0 unused).
+    std::array<counter, tls::handshake_failure_count> handshake_failures{};
+    std::array<counter, handshake_wait_count> handshake_timeouts{};  // by handshake_wait
+    counter connections_shed{0};     // idle connections closed to make room at max_connections
     counter requests{0};             // request heads received
     std::array<counter, 6> responses{};  // responses sent to clients by status class: [1] 1xx .. [5] 5xx
     counter bad_requests{0};         // requests refused by the codec (400/405/413/431/505)

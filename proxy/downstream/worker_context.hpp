@@ -10,6 +10,7 @@
 #include "proxy/cluster/worker_upstreams.hpp"
 #include "proxy/downstream/request_state.hpp"
 #include "proxy/downstream/registry.hpp"
+#include "proxy/downstream/slots.hpp"
 #include "proxy/downstream/stats.hpp"
 #include "proxy/net/asio.hpp"
 #include "proxy/snapshot/snapshot.hpp"
@@ -37,6 +38,17 @@ public:
     // Access log (one line per request), or null when disabled. Not owned.
     spdlog::logger* access_log() const noexcept { return access_log_; }
     void set_access_log(spdlog::logger* l) noexcept { access_log_ = l; }
+
+    // The process-wide connection slots (set by the server before any connection runs; null in
+    // tests that build a worker_context alone). Not owned.
+    connection_slots* slots() const noexcept { return slots_; }
+    void set_slots(connection_slots* s) noexcept { slots_ = s; }
+    // Closes this worker's longest-idle connection (counted in connections_shed); false if none is idle.
+    bool shed_idle() noexcept {
+        if (!registry_.shed_oldest_idle()) return false;
+        stats::inc(stats_.connections_shed);
+        return true;
+    }
 
     // Set once a graceful drain began: finish the current request, then close.
     bool draining() const noexcept { return draining_; }
@@ -74,6 +86,7 @@ private:
     stats stats_;
     registry registry_;
     spdlog::logger* access_log_ = nullptr;
+    connection_slots* slots_ = nullptr;
     bool draining_ = false;
     std::uint64_t rng_;
     snapshot::cache* snapshots_ = nullptr;  // not owned (the worker's)

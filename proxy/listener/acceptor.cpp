@@ -12,7 +12,6 @@
 
 #include <cerrno>
 
-#include <algorithm>
 #include <chrono>
 #include <exception>
 
@@ -60,20 +59,11 @@ int open_listen_socket(const net::tcp::endpoint& ep, net::error_code& ec) {
 }
 
 net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::string listener_name,
-                                 downstream::worker_context& worker, snapshot::cache& snapshots,
-                                 std::uint32_t worker_count) {
+                                 downstream::worker_context& worker, snapshot::cache& snapshots) {
     auto& st = worker.counters();
+    downstream::connection_slots* slots = worker.slots();
     net::steady_timer pause(acceptor.get_executor());
     for (;;) {
-        // At the connection limit: stop accepting and look again shortly (the backlog queues clients).
-        auto limit = [&] {
-            const std::uint32_t total = snapshots.get()->cfg.limits.max_connections;
-            return std::max<std::uint32_t>(1, (total + worker_count - 1) / worker_count);
-        };
-        while (downstream::stats::get(st.connections_active) >= limit() && acceptor.is_open()) {
-            pause.expires_after(std::chrono::milliseconds(10));
-            co_await pause.async_wait();
-        }
         net::tcp::endpoint peer;  // filled by accept(): no getpeername() per connection
         auto [ec, socket] = co_await acceptor.async_accept(peer);
         if (ec) {
@@ -85,9 +75,29 @@ net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::string listen
             continue;
         }
         downstream::stats::inc(st.connections_accepted);
+        // A slot (limits.max_connections, process-wide) before serving. At the limit: shed the
+        // longest-idle connection and wait until its slot comes back; with nothing idle anywhere,
+        // wait until some connection ends. This loop accepts nothing meanwhile, so further clients
+        // queue in the kernel backlog. Looked at every 10 ms: a freed slot may go to another loop.
+        if (slots != nullptr) {
+            bool logged = false;
+            while (!slots->try_acquire(snapshots.get()->cfg.limits.max_connections)) {
+                if (!acceptor.is_open()) co_return;  // closed (drain, reload): the waiting client is dropped
+                if (!slots->shed_one(worker) && !logged) {
+                    spdlog::debug("max_connections ({}) reached and no connection is idle: client {} waits",
+                                  snapshots.get()->cfg.limits.max_connections, peer.address().to_string());
+                    logged = true;
+                }
+                pause.expires_after(std::chrono::milliseconds(10));
+                co_await pause.async_wait();
+            }
+        }
         const auto& snap = snapshots.get();
         const int li = snap->listener_index(listener_name);
-        if (li < 0) continue;  // removed by a reload whose acceptor close is still on its way: drop it
+        if (li < 0) {  // removed by a reload whose acceptor close is still on its way: drop it
+            if (slots != nullptr) slots->release();
+            continue;
+        }
         asio::co_spawn(worker.io(), downstream::serve(std::move(socket), peer, snap, static_cast<std::size_t>(li), worker),
                        [](std::exception_ptr e) {
                            if (!e) return;

@@ -27,13 +27,14 @@ net::error_code check_port_free(const net::tcp::endpoint& ep);
 // worker without touching the workers' io_contexts. Errors are returned, nothing thrown.
 int open_listen_socket(const net::tcp::endpoint& ep, net::error_code& ec);
 
-// Accepts until the acceptor is closed, keeping at most limits.max_connections / worker_count
-// (rounded up, from the current snapshot) client connections open on this worker; beyond that it
-// stops accepting until one closes (the kernel backlog holds the rest).
+// Accepts until the acceptor is closed. Each accepted connection takes one of the process-wide
+// slots of limits.max_connections (worker.slots(), from the current snapshot) before it is served;
+// at the limit the longest-idle connection of the process is shed to make room, and with nothing
+// idle the loop waits until a connection ends (further clients queue in the kernel backlog). See
+// downstream/slots.hpp. Without worker.slots() (tests) there is no limit.
 // Each connection runs downstream::serve with the snapshot current at accept time, on that
-// snapshot's listener named `listener_name` (a reload may reorder listeners).
+// snapshot's listener named `listener_name` (a reload may reorder listeners); serve gives the slot back.
 net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::string listener_name,
-                                 downstream::worker_context& worker, snapshot::cache& snapshots,
-                                 std::uint32_t worker_count);
+                                 downstream::worker_context& worker, snapshot::cache& snapshots);
 
 }  // namespace atsgate::listener

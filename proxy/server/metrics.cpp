@@ -48,9 +48,10 @@ std::string render_metrics(const std::vector<const stats*>& ws) {
            sum(ws, [](const stats& s) -> const stats::counter& { return s.resumed_handshakes; }));
 
     metric(out, "atsgate_handshakes_aborted_total", "counter",
-           "Connections that ended before sending a ClientHello (port scans, TCP probes, timeouts).",
+           "Connections closed, or that sent something other than TLS, before a ClientHello (port scans, TCP probes).",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.handshakes_aborted; }));
-    out += "# HELP atsgate_handshake_refused_total TLS handshakes refused, by ATS reason.\n";
+    out += "# HELP atsgate_handshake_refused_total TLS handshakes atsgate refused, by reason (ATS policy, SNI, ALPN, "
+           "client certificate).\n";
     out += "# TYPE atsgate_handshake_refused_total counter\n";
     for (std::size_t r = 1; r < tls::refusal_count; ++r) {
         out += "atsgate_handshake_refused_total{reason=\"";
@@ -59,6 +60,29 @@ std::string render_metrics(const std::vector<const stats*>& ws) {
         out += std::to_string(sum(ws, [r](const stats& s) -> const stats::counter& { return s.refused[r]; }));
         out += '\n';
     }
+    out += "# HELP atsgate_handshake_failures_total TLS handshakes that failed after their ClientHello without a "
+           "refusal, by reason.\n";
+    out += "# TYPE atsgate_handshake_failures_total counter\n";
+    for (std::size_t f = 1; f < tls::handshake_failure_count; ++f) {
+        out += "atsgate_handshake_failures_total{reason=\"";
+        out += tls::to_string(static_cast<tls::handshake_failure>(f));
+        out += "\"} ";
+        out += std::to_string(sum(ws, [f](const stats& s) -> const stats::counter& { return s.handshake_failures[f]; }));
+        out += '\n';
+    }
+    out += "# HELP atsgate_handshake_timeouts_total TLS handshakes that ran into the handshake timeout, by what "
+           "atsgate was waiting for.\n";
+    out += "# TYPE atsgate_handshake_timeouts_total counter\n";
+    for (std::size_t p = 0; p < downstream::handshake_wait_count; ++p) {
+        out += "atsgate_handshake_timeouts_total{phase=\"";
+        out += downstream::handshake_wait_names[p];
+        out += "\"} ";
+        out += std::to_string(sum(ws, [p](const stats& s) -> const stats::counter& { return s.handshake_timeouts[p]; }));
+        out += '\n';
+    }
+    metric(out, "atsgate_connections_shed_total", "counter",
+           "Idle client connections closed to make room for a new one at max_connections.",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.connections_shed; }));
     metric(out, "atsgate_requests_total", "counter", "Request heads received.",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.requests; }));
     out += "# HELP atsgate_responses_total Responses sent to clients, by status class.\n";
@@ -111,6 +135,20 @@ std::string render_summary(const std::vector<const stats*>& ws) {
         out += tls::to_string(static_cast<tls::refusal>(r));
         out += '=';
         out += std::to_string(sum(ws, [r](const stats& s) -> const stats::counter& { return s.refused[r]; }));
+    }
+    out += " failed:";
+    for (std::size_t f = 1; f < tls::handshake_failure_count; ++f) {
+        out += ' ';
+        out += tls::to_string(static_cast<tls::handshake_failure>(f));
+        out += '=';
+        out += std::to_string(sum(ws, [f](const stats& s) -> const stats::counter& { return s.handshake_failures[f]; }));
+    }
+    out += " timeouts:";
+    for (std::size_t p = 0; p < downstream::handshake_wait_count; ++p) {
+        out += ' ';
+        out += downstream::handshake_wait_names[p];
+        out += '=';
+        out += std::to_string(sum(ws, [p](const stats& s) -> const stats::counter& { return s.handshake_timeouts[p]; }));
     }
     return out;
 }

@@ -24,7 +24,6 @@
 #include <ctime>
 #include <exception>
 #include <functional>
-#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -153,6 +152,22 @@ private:
                             const std::vector<std::pair<std::string, std::uint32_t>>& weights);
     admin_reply status();
     void begin_drain(int sig);
+    // Why `next` may not be applied while the admin endpoint stays bound where it is ("" if it may):
+    // the loopback-or-token rule of [admin], judged against the address actually bound.
+    std::string admin_token_refusal(const config::config& next) const;
+
+    // The phases of run(), in order.
+    void create_workers(const config::config& cfg);
+    bool bind_sockets(const snapshot::snapshot& initial, std::map<std::string, std::vector<int>>& fds);
+    void start_serving(const std::map<std::string, std::vector<int>>& fds,
+                       const std::shared_ptr<const snapshot::snapshot>& initial);
+    void install_admin_handlers();
+    void schedule_ticket_rotation();
+    void start_threads();
+    void log_startup(const config::config& cfg) const;
+    void on_signal(const net::error_code& ec, int sig);
+    void notify_ready();
+    void finish();
 
     std::string path_;
     asio::io_context control_{1};
@@ -166,6 +181,9 @@ private:
     std::uint64_t generation_;
     std::atomic<bool> draining_{false};
     std::unique_ptr<net::tcp_acceptor> admin_;
+    std::optional<net::tcp::endpoint> admin_bound_;  // where admin_ listens (fixed until restart)
+    downstream::connection_slots slots_;             // limits.max_connections, shared by the workers
+    asio::signal_set signals_{control_, SIGINT, SIGTERM, SIGHUP};
     admin_handlers handlers_;
     std::int64_t started_;
     asio::steady_timer drain_deadline_{control_};
@@ -227,7 +245,6 @@ bool server::open_new_listeners(const snapshot::snapshot& snap, std::map<std::st
 }
 
 void server::hand_out(const std::map<std::string, std::vector<int>>& fds, const snapshot::snapshot& snap) {
-    const std::uint32_t n = static_cast<std::uint32_t>(workers_.size());
     for (const auto& [key, v] : fds) {
         std::string name = key.substr(0, key.find('|'));
         const auto& l = snap.cfg.listeners[static_cast<std::size_t>(snap.listener_index(name))];
@@ -235,7 +252,7 @@ void server::hand_out(const std::map<std::string, std::vector<int>>& fds, const 
         for (std::size_t i = 0; i < workers_.size(); ++i) {
             worker* w = workers_[i].get();
             const int fd = v[i];
-            asio::post(w->io, [w, key, name, fd, v6, n] {
+            asio::post(w->io, [w, key, name, fd, v6] {
                 auto acc = std::make_unique<net::tcp_acceptor>(w->io);
                 net::error_code ec;
                 acc->assign(v6 ? net::tcp::v6() : net::tcp::v4(), fd, ec);
@@ -244,7 +261,7 @@ void server::hand_out(const std::map<std::string, std::vector<int>>& fds, const 
                     ::close(fd);
                     return;
                 }
-                asio::co_spawn(w->io, listener::accept_loop(*acc, name, w->ctx, *w->snapshots, n),
+                asio::co_spawn(w->io, listener::accept_loop(*acc, name, w->ctx, *w->snapshots),
                                [](std::exception_ptr e) { log_exception(e, "accept loop"); });
                 w->acceptors[key] = std::move(acc);
             });
@@ -321,6 +338,10 @@ admin_reply server::do_reload() {
     const auto old = current();
     if (loaded.value->server.workers != old->cfg.server.workers)
         spdlog::warn("reload: server.workers changes take effect at the next restart");
+    if (const std::string why = admin_token_refusal(*loaded.value); !why.empty()) {
+        spdlog::error("reload refused: {}; still serving generation {}", why, generation_);
+        return {409, "text/plain; charset=utf-8", "reload refused: " + why + "\n" + report};
+    }
     if (loaded.value->admin.has_value() != old->cfg.admin.has_value() ||
         (loaded.value->admin && (loaded.value->admin->address != old->cfg.admin->address ||
                                  loaded.value->admin->port != old->cfg.admin->port)))
@@ -365,6 +386,15 @@ admin_reply server::do_reload() {
         if (f.result == tls::status::warn) spdlog::warn("audit: listener {}: {} {}: {}", f.endpoint, f.code, f.subject, f.evidence);
     spdlog::info("reloaded {}: generation {} is live", path_, generation_);
     return {200, "text/plain; charset=utf-8", "reloaded: generation " + std::to_string(generation_) + "\n" + report};
+}
+
+std::string server::admin_token_refusal(const config::config& next) const {
+    // Only the token is applied by a reload; the address is bound once. The config check judged
+    // the new file's own address, which may say loopback while the socket is still elsewhere.
+    if (!admin_bound_ || !next.admin || !next.admin->token.empty() || admin_bound_->address().is_loopback()) return {};
+    return "[admin] token is empty, but the admin endpoint is bound to " + endpoint_text(*admin_bound_) +
+           ", which is not loopback (the admin address changes only at a restart): keep the token, or restart "
+           "atsgate to move the endpoint to loopback";
 }
 
 admin_reply server::set_weights(std::string_view listener, std::string_view route,
@@ -464,6 +494,20 @@ admin_reply server::status() {
         j.key(tls::to_string(static_cast<tls::refusal>(r))).num(static_cast<std::int64_t>(n));
     }
     j.close('}');
+    j.key("handshake_failures").open('{');
+    for (std::size_t f = 1; f < tls::handshake_failure_count; ++f) {
+        std::uint64_t n = 0;
+        for (const auto* s : stats_) n += downstream::stats::get(s->handshake_failures[f]);
+        j.key(tls::to_string(static_cast<tls::handshake_failure>(f))).num(static_cast<std::int64_t>(n));
+    }
+    j.close('}');
+    j.key("handshake_timeouts").open('{');
+    for (std::size_t p = 0; p < downstream::handshake_wait_count; ++p) {
+        std::uint64_t n = 0;
+        for (const auto* s : stats_) n += downstream::stats::get(s->handshake_timeouts[p]);
+        j.key(downstream::handshake_wait_names[p]).num(static_cast<std::int64_t>(n));
+    }
+    j.close('}');
     std::uint64_t requests = 0, active = 0, handshakes = 0;
     for (const auto* s : stats_) {
         requests += downstream::stats::get(s->requests);
@@ -510,12 +554,10 @@ void server::begin_drain(int sig) {
     });
 }
 
-int server::run() {
-    const auto initial = current();
-    const config::config& cfg = initial->cfg;
+// Worker objects (io_context, counters, access-log buffer, snapshot cache); no thread runs yet.
+void server::create_workers(const config::config& cfg) {
     unsigned n_workers = cfg.server.workers;
     if (n_workers == 0) n_workers = std::max(1u, std::thread::hardware_concurrency());
-
     for (unsigned i = 0; i < n_workers; ++i) {
         auto w = std::make_unique<worker>(0x9E3779B97F4A7C15ull * (i + 1) ^ static_cast<std::uint64_t>(::getpid()));
         auto sink = std::make_shared<access_sink>(STDOUT_FILENO);
@@ -526,43 +568,65 @@ int server::run() {
         w->ctx.set_access_log(cfg.server.access_log ? w->access_log.get() : nullptr);
         w->snapshots = std::make_unique<snapshot::cache>(store_);
         w->ctx.set_snapshots(w->snapshots.get());
+        w->ctx.set_slots(&slots_);
+        slots_.add_worker(w->ctx);
         stats_.push_back(&w->ctx.counters());
         workers_.push_back(std::move(w));
     }
+}
 
-    // Every socket is bound before anything starts: a busy port is an error, never shared.
-    std::map<std::string, std::vector<int>> fds;
+// Every socket is bound before anything starts: a busy port is an error, never shared. On failure
+// everything opened here is closed again and the reason logged.
+bool server::bind_sockets(const snapshot::snapshot& initial, std::map<std::string, std::vector<int>>& fds) {
     std::string why;
-    if (!open_new_listeners(*initial, fds, why)) {
+    if (!open_new_listeners(initial, fds, why)) {
         spdlog::error("{}", why);
-        return 1;
+        return false;
     }
-    if (cfg.admin) {
-        net::error_code ec;
-        const net::tcp::endpoint ep(asio::ip::make_address(cfg.admin->address, ec), cfg.admin->port);
-        admin_ = std::make_unique<net::tcp_acceptor>(control_);
-        if (!ec) ec = listener::check_port_free(ep);
-        if (!ec) {
-            admin_->open(ep.protocol(), ec);
-            if (!ec) admin_->set_option(net::tcp::acceptor::reuse_address(true), ec);
-            if (!ec) admin_->bind(ep, ec);
-            if (!ec) admin_->listen(64, ec);
-        }
-        if (ec) {
-            spdlog::error("admin: cannot bind {}: {}", endpoint_text(ep), ec.message());
-            for (auto& [k, v] : fds)
-                for (int fd : v) ::close(fd);
-            return 1;
-        }
-        handlers_.token = cfg.admin->token;
+    const config::config& cfg = initial.cfg;
+    if (!cfg.admin) return true;
+    net::error_code ec;
+    const net::tcp::endpoint ep(asio::ip::make_address(cfg.admin->address, ec), cfg.admin->port);
+    admin_ = std::make_unique<net::tcp_acceptor>(control_);
+    if (!ec) ec = listener::check_port_free(ep);
+    if (!ec) {
+        admin_->open(ep.protocol(), ec);
+        if (!ec) admin_->set_option(net::tcp::acceptor::reuse_address(true), ec);
+        if (!ec) admin_->bind(ep, ec);
+        if (!ec) admin_->listen(64, ec);
     }
+    if (ec) {
+        spdlog::error("admin: cannot bind {}: {}", endpoint_text(ep), ec.message());
+        for (auto& [k, v] : fds)
+            for (int fd : v) ::close(fd);
+        fds.clear();
+        return false;
+    }
+    admin_bound_ = admin_->local_endpoint(ec);
+    if (ec) admin_bound_ = ep;
+    handlers_.token = cfg.admin->token;
+    return true;
+}
+
+// Hands the listening sockets to the workers and queues each worker's start-up work (accept loops,
+// access-log flushing, upstream warm-up), then the control thread's: the admin endpoint, active
+// health checks and ticket key rotation. Nothing runs until start_threads() / control_.run().
+void server::start_serving(const std::map<std::string, std::vector<int>>& fds,
+                           const std::shared_ptr<const snapshot::snapshot>& initial) {
     hand_out(fds, *initial);
     for (auto& wp : workers_) {
         asio::co_spawn(wp->io, flush_loop(*wp), [](std::exception_ptr e) { log_exception(e, "access log flush"); });
         worker* w = wp.get();
         asio::post(w->io, [w, initial] { cluster::warm_upstreams(w->ctx.upstreams(), initial, w->ctx.counters().upstream_connects); });
     }
+    install_admin_handlers();
+    if (admin_)
+        asio::co_spawn(control_, admin_loop(*admin_, handlers_), [](std::exception_ptr e) { log_exception(e, "admin"); });
+    checker_.reconcile(*initial);
+    schedule_ticket_rotation();
+}
 
+void server::install_admin_handlers() {
     handlers_.metrics = [this] {
         std::string text = render_metrics(stats_);
         text += "# HELP atsgate_reloads_total Configuration reloads (SIGHUP, POST /reload) by result.\n"
@@ -579,19 +643,20 @@ int server::run() {
     handlers_.weights = [this](std::string_view l, std::string_view r,
                                const std::vector<std::pair<std::string, std::uint32_t>>& w) { return set_weights(l, r, w); };
     handlers_.draining = [this] { return draining_.load(); };
-    if (admin_)
-        asio::co_spawn(control_, admin_loop(*admin_, handlers_), [](std::exception_ptr e) { log_exception(e, "admin"); });
-    checker_.reconcile(*initial);
-    // Ticket key rotation: checked every minute; each listener rotates on its own schedule.
-    std::function<void(const net::error_code&)> rotate = [&](const net::error_code& ec) {
+}
+
+// Ticket key rotation: checked every minute; each listener rotates on its own schedule.
+void server::schedule_ticket_rotation() {
+    rotation_timer_.expires_after(1min);
+    rotation_timer_.async_wait([this](const net::error_code& ec) {
         if (ec || draining_.load()) return;
         state_->rotate_due(current()->cfg);
-        rotation_timer_.expires_after(1min);
-        rotation_timer_.async_wait(rotate);
-    };
-    rotation_timer_.expires_after(1min);
-    rotation_timer_.async_wait(rotate);
+        schedule_ticket_rotation();
+    });
+}
 
+// One thread per worker. When the last one has finished (drained or stopped), the control loop stops.
+void server::start_threads() {
     for (auto& wp : workers_) {
         worker* w = wp.get();
         w->thread = std::thread([this, w] {
@@ -613,47 +678,63 @@ int server::run() {
             });
         });
     }
+}
 
+void server::log_startup(const config::config& cfg) const {
     for (const auto& l : cfg.listeners) {
         std::string target = l.upstream.empty() ? std::to_string(l.routes.size()) + " route(s)" : l.upstream;
         spdlog::info("listener {}: {}://{}{}:{} -> {} ({} workers)", l.name,
                      l.kind == config::listener_kind::scep ? "http" : "https",
                      l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address, "", l.port, target,
-                     n_workers);
+                     workers_.size());
     }
-    if (admin_)
-        spdlog::info("admin: http://{} (/metrics, /status, /healthz, /readyz, POST /reload)",
-                     endpoint_text(admin_->local_endpoint()));
+    if (admin_bound_)
+        spdlog::info("admin: http://{} (/metrics, /status, /healthz, /readyz, POST /reload)", endpoint_text(*admin_bound_));
+}
 
-    // Signals: SIGHUP reloads; the first SIGINT/SIGTERM drains, a second one stops at once.
-    asio::signal_set signals(control_, SIGINT, SIGTERM, SIGHUP);
-    std::function<void(const net::error_code&, int)> on_signal = [&](const net::error_code& ec, int sig) {
-        if (ec) return;
-        if (sig == SIGHUP) {
-            spdlog::info("SIGHUP received: reloading {}", path_);
-            reload("SIGHUP");
-            signals.async_wait(on_signal);
-            return;
-        }
-        if (draining_.exchange(true)) {
-            spdlog::warn("second signal: stopping now");
-            for (auto& w : workers_) w->io.stop();
-            return;
-        }
+// Signals: SIGHUP reloads; the first SIGINT/SIGTERM drains, a second one stops at once.
+void server::on_signal(const net::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+        spdlog::info("SIGHUP received: reloading {}", path_);
+        reload("SIGHUP");
+    } else if (draining_.exchange(true)) {
+        spdlog::warn("second signal: stopping now");
+        for (auto& w : workers_) w->io.stop();
+        return;
+    } else {
         begin_drain(sig);
-        signals.async_wait(on_signal);
-    };
-    signals.async_wait(on_signal);
+    }
+    signals_.async_wait([this](const net::error_code& e, int s) { on_signal(e, s); });
+}
 
-    // Every socket is bound and the workers run: tell the service manager (Type=notify).
+// Every socket is bound and the workers run: tell the service manager (Type=notify).
+void server::notify_ready() {
     if (!notify_.error().empty()) spdlog::warn("{}: not notifying the service manager", notify_.error());
     if (const auto nec = notify_.ready("serving generation " + std::to_string(generation_)))
         spdlog::warn("NOTIFY_SOCKET {}: {}", notify_.address(), nec.message());
-    control_.run();
+}
+
+// After control_.run() returned: every worker has stopped. Joins them and prints the counters.
+void server::finish() {
     checker_.stop();
     for (auto& w : workers_)
         if (w->thread.joinable()) w->thread.join();
     spdlog::info("stopped: {}", render_summary(stats_));
+}
+
+int server::run() {
+    const auto initial = current();
+    create_workers(initial->cfg);
+    std::map<std::string, std::vector<int>> fds;
+    if (!bind_sockets(*initial, fds)) return 1;
+    start_serving(fds, initial);
+    start_threads();
+    log_startup(initial->cfg);
+    signals_.async_wait([this](const net::error_code& e, int s) { on_signal(e, s); });
+    notify_ready();
+    control_.run();
+    finish();
     return 0;
 }
 

@@ -95,16 +95,22 @@ void check_decide(FuzzedDataProvider& fdp) {
     const tls::gate_decision d2 = tls::decide(other, policy);
     FUZZ_CHECK(d2.reason == d.reason && d2.alert == d.alert, "decide() depends on unused fields");
 
-    // classify_failure(): a gate refusal wins; otherwise a valid refusal, never none.
+    // classify_failure(): a gate refusal wins; otherwise exactly one of a refusal and a failure,
+    // and an alert only for client_alert.
     tls::handshake_record rec;
     rec.hello = h;
     rec.hello_seen = true;
     rec.reason = d.reason;
     const int reason_code = fdp.ConsumeIntegral<int>();
-    const tls::refusal c = tls::classify_failure(rec, reason_code);
-    if (d.reason != tls::refusal::none) FUZZ_CHECK(c == d.reason, "classify_failure ignored the gate's refusal");
-    else FUZZ_CHECK(c != tls::refusal::none && static_cast<std::size_t>(c) < tls::refusal_count, "classified as %d",
-                    static_cast<int>(c));
+    const tls::failure_class c = tls::classify_failure(rec, reason_code);
+    if (d.reason != tls::refusal::none) FUZZ_CHECK(c.reason == d.reason, "classify_failure ignored the gate's refusal");
+    FUZZ_CHECK((c.reason == tls::refusal::none) != (c.failure == tls::handshake_failure::none),
+               "classified as refusal %d and failure %d", static_cast<int>(c.reason), static_cast<int>(c.failure));
+    FUZZ_CHECK(static_cast<std::size_t>(c.reason) < tls::refusal_count &&
+                   static_cast<std::size_t>(c.failure) < tls::handshake_failure_count,
+               "out of range: %d / %d", static_cast<int>(c.reason), static_cast<int>(c.failure));
+    FUZZ_CHECK((c.alert >= 0) == (c.failure == tls::handshake_failure::client_alert) && c.alert < 256,
+               "alert %d for failure %d", c.alert, static_cast<int>(c.failure));
 }
 
 void check_select(FuzzedDataProvider& fdp) {

@@ -8,10 +8,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <openssl/err.h>
 #include <openssl/tls1.h>
 
 #include <ctime>
+#include <set>
 #include <string>
+#include <string_view>
 
 using namespace atsgate;
 using tls::refusal;
@@ -113,23 +116,86 @@ TEST_CASE("gate: decision table", "[unit][gate]") {
     }
 }
 
-TEST_CASE("gate: refusal names are stable", "[unit][gate]") {
+TEST_CASE("gate: refusal and failure names are stable", "[unit][gate]") {
     CHECK(tls::to_string(refusal::protocol_version) == "protocol_version");
     CHECK(tls::to_string(refusal::no_pfs_suite) == "no_pfs_suite");
     CHECK(tls::to_string(refusal::no_ems) == "no_ems");
     CHECK(tls::to_string(refusal::no_shared_group) == "no_shared_group");
-    CHECK(tls::to_string(refusal::other) == "other");
+    CHECK(tls::to_string(refusal::no_shared_sigalg) == "no_shared_sigalg");
+    CHECK(tls::to_string(refusal::unknown_sni) == "unknown_sni");
+    CHECK(tls::to_string(refusal::no_application_protocol) == "no_application_protocol");
+    CHECK(tls::to_string(refusal::no_client_certificate) == "no_client_certificate");
+    CHECK(tls::to_string(refusal::bad_client_certificate) == "bad_client_certificate");
+    CHECK(tls::to_string(tls::handshake_failure::client_alert) == "client_alert");
+    CHECK(tls::to_string(tls::handshake_failure::protocol_error) == "protocol_error");
+    CHECK(tls::to_string(tls::handshake_failure::client_closed) == "client_closed");
+    CHECK(tls::to_string(tls::handshake_failure::other) == "other");
+    // Every value has its own name (a metrics label must never be shared by two reasons).
+    std::set<std::string_view> names;
+    for (std::size_t r = 0; r < tls::refusal_count; ++r) names.insert(tls::to_string(static_cast<refusal>(r)));
+    CHECK(names.size() == tls::refusal_count);
+    CHECK(tls::alert_name(48) == "unknown_ca");
+    CHECK(tls::alert_name(120) == "no_application_protocol");
+    CHECK(tls::alert_name(255) == "alert_255");
 }
 
 TEST_CASE("gate: classify_failure prefers the gate's reason, then OpenSSL's", "[unit][gate]") {
+    using tls::handshake_failure;
+    struct row {
+        const char* label;
+        int openssl_reason;
+        refusal reason;
+        handshake_failure failure;
+        int alert;
+    };
+    const row rows[] = {
+        {"no shared cipher", SSL_R_NO_SHARED_CIPHER, refusal::no_pfs_suite, handshake_failure::none, -1},
+        {"unsupported protocol", SSL_R_UNSUPPORTED_PROTOCOL, refusal::protocol_version, handshake_failure::none, -1},
+        {"no key share", SSL_R_NO_SUITABLE_KEY_SHARE, refusal::no_shared_group, handshake_failure::none, -1},
+        {"no shared groups", SSL_R_NO_SHARED_GROUPS, refusal::no_shared_group, handshake_failure::none, -1},
+        {"no signature algorithm", SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM, refusal::no_shared_sigalg,
+         handshake_failure::none, -1},
+        {"no shared signature algorithms", SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS, refusal::no_shared_sigalg,
+         handshake_failure::none, -1},
+        {"inconsistent EMS", SSL_R_INCONSISTENT_EXTMS, refusal::no_ems, handshake_failure::none, -1},
+        {"ALPN", SSL_R_NO_APPLICATION_PROTOCOL, refusal::no_application_protocol, handshake_failure::none, -1},
+        {"no client certificate", SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE, refusal::no_client_certificate,
+         handshake_failure::none, -1},
+        {"client certificate verify", SSL_R_CERTIFICATE_VERIFY_FAILED, refusal::bad_client_certificate,
+         handshake_failure::none, -1},
+        {"socket ended", 0, refusal::none, handshake_failure::client_closed, -1},
+        {"EOF mid-record", SSL_R_UNEXPECTED_EOF_WHILE_READING, refusal::none, handshake_failure::client_closed, -1},
+        {"close_notify", SSL_AD_REASON_OFFSET, refusal::none, handshake_failure::client_closed, -1},
+        {"client sent unknown_ca", SSL_R_TLSV1_ALERT_UNKNOWN_CA, refusal::none, handshake_failure::client_alert, 48},
+        {"client sent bad_certificate", SSL_R_SSLV3_ALERT_BAD_CERTIFICATE, refusal::none,
+         handshake_failure::client_alert, 42},
+        {"decode error", SSL_R_LENGTH_MISMATCH, refusal::none, handshake_failure::protocol_error, -1},
+        {"unexpected message", SSL_R_UNEXPECTED_MESSAGE, refusal::none, handshake_failure::protocol_error, -1},
+        {"bad record MAC", SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC, refusal::none, handshake_failure::protocol_error,
+         -1},
+        {"our callback failed", SSL_R_CALLBACK_FAILED, refusal::none, handshake_failure::other, -1},
+        {"internal error", ERR_GET_REASON(ERR_R_INTERNAL_ERROR), refusal::none, handshake_failure::other, -1},
+        {"malloc failure", ERR_GET_REASON(ERR_R_MALLOC_FAILURE), refusal::none, handshake_failure::other, -1},
+    };
     tls::handshake_record rec;
-    rec.reason = refusal::no_ems;
-    CHECK(tls::classify_failure(rec, SSL_R_NO_SHARED_CIPHER) == refusal::no_ems);
-    rec.reason = refusal::none;
-    CHECK(tls::classify_failure(rec, SSL_R_NO_SHARED_CIPHER) == refusal::no_pfs_suite);
-    CHECK(tls::classify_failure(rec, SSL_R_UNSUPPORTED_PROTOCOL) == refusal::protocol_version);
-    CHECK(tls::classify_failure(rec, SSL_R_NO_SUITABLE_KEY_SHARE) == refusal::no_shared_group);
-    CHECK(tls::classify_failure(rec, 0) == refusal::other);
+    rec.hello_seen = true;
+    for (const auto& r : rows) {
+        DYNAMIC_SECTION(r.label) {
+            const auto c = tls::classify_failure(rec, r.openssl_reason);
+            CHECK(c.reason == r.reason);
+            CHECK(c.failure == r.failure);
+            CHECK(c.alert == r.alert);
+            // Exactly one of the two is set.
+            CHECK((c.reason == refusal::none) != (c.failure == handshake_failure::none));
+        }
+    }
+    SECTION("the gate's refusal wins over OpenSSL's reason") {
+        rec.reason = refusal::no_ems;
+        const auto c = tls::classify_failure(rec, SSL_R_NO_SHARED_CIPHER);
+        CHECK(c.reason == refusal::no_ems);
+        CHECK(c.failure == handshake_failure::none);
+        CHECK(tls::classify_failure(rec, SSL_R_CALLBACK_FAILED).reason == refusal::no_ems);
+    }
 }
 
 // Found by tests/fuzz (fuzz_handshake_gate, corpus/handshake_gate/select_group_high_byte): the name
@@ -275,6 +341,46 @@ TEST_CASE("gate: real handshakes against the built server context", "[unit][gate
             CHECK(r.outcome.client_ok);
             CHECK(r.outcome.cipher == suite);
         }
+    }
+    SECTION("ALPN: http/1.1 or http/1.0 is selected; only unknown protocols get no_application_protocol") {
+        struct row {
+            const char* label;
+            std::string protos;  // wire format; "" = no ALPN extension
+            bool ok;
+        };
+        const row rows[] = {
+            {"no ALPN", "", true},
+            {"http/1.1", std::string("\x08http/1.1", 9), true},
+            {"h2 then http/1.1", std::string("\x02h2\x08http/1.1", 12), true},
+            {"http/1.0 only", std::string("\x08http/1.0", 9), true},
+            {"h2 only", std::string("\x02h2", 3), false},
+            {"h2 and h3", std::string("\x02h2\x02h3", 6), false},
+        };
+        for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+            for (const auto& r : rows) {
+                INFO(r.label << " version " << version);
+                auto c = client_ctx(version, version);
+                if (!r.protos.empty())
+                    REQUIRE(SSL_CTX_set_alpn_protos(c.get(), reinterpret_cast<const unsigned char*>(r.protos.data()),
+                                                    static_cast<unsigned>(r.protos.size())) == 0);
+                auto out = handshake(*c, server);
+                CHECK(out.outcome.client_ok == r.ok);
+                CHECK(out.record.reason == refusal::none);  // not the gate: the ALPN callback
+                if (!r.ok) CHECK(out.outcome.alert_received_by_client == SSL_AD_NO_APPLICATION_PROTOCOL);
+                ERR_clear_error();
+            }
+        }
+    }
+    SECTION("TLS 1.2 client signature algorithms without SHA-256+ are refused") {
+        // (A TLS 1.3 OpenSSL client will not even send such a ClientHello.)
+        auto c = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
+        REQUIRE(SSL_CTX_set1_sigalgs_list(c.get(), "ECDSA+SHA1:RSA+SHA1") == 1);
+        auto out = handshake(*c, server);
+        CHECK_FALSE(out.outcome.client_ok);
+        CHECK(out.record.reason == refusal::none);  // OpenSSL refuses it (reason no_shared_sigalg), not the gate
+        CHECK_THAT(out.outcome.server_error, Catch::Contains("no shared signature algorithms"));
+        CHECK(out.outcome.alert_received_by_client == SSL_AD_HANDSHAKE_FAILURE);
+        ERR_clear_error();
     }
     SECTION("TLS 1.2 ticket resumption keeps EMS") {
         auto c = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION);
