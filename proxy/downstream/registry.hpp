@@ -7,7 +7,10 @@
 #include "proxy/net/asio.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 
 namespace atsgate::downstream {
 
@@ -17,6 +20,7 @@ struct registry_node {
     registry_node* idle_prev = nullptr;  // idle connections, in the order they became idle
     registry_node* idle_next = nullptr;
     net::tcp_socket* socket = nullptr;  // the client socket, cancelled on drain / shed
+    std::chrono::steady_clock::time_point idle_since{};  // when it last became idle
     bool idle = false;  // waiting for bytes: before the ClientHello, before the first request, between requests
     bool shed = false;  // closed by shed_oldest_idle(): the connection ends without further accounting
 };
@@ -49,6 +53,7 @@ public:
         if (n.idle == idle) return;
         n.idle = idle;
         if (idle) {
+            n.idle_since = std::chrono::steady_clock::now();
             n.idle_prev = head_.idle_prev;
             n.idle_next = &head_;
             head_.idle_prev->idle_next = &n;
@@ -60,6 +65,10 @@ public:
             n.idle_prev = n.idle_next = nullptr;
             idle_count_.store(idle_count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
         }
+        // The oldest idle connection is the head of the idle order.
+        const registry_node* oldest = head_.idle_next;
+        oldest_idle_.store(oldest == &head_ ? none : oldest->idle_since.time_since_epoch().count(),
+                           std::memory_order_relaxed);
     }
     // Cancels the socket of every idle connection (their pending wait completes with operation_aborted).
     void cancel_idle() noexcept {
@@ -82,6 +91,10 @@ public:
     std::size_t size() const noexcept { return size_; }
     // Idle connections now. Any thread (a relaxed read: a hint for choosing a worker to shed on).
     std::size_t idle_count() const noexcept { return idle_count_.load(std::memory_order_relaxed); }
+    // Since when the longest-idle connection is idle (steady_clock ticks), or none when nothing is
+    // idle. Any thread (relaxed: a hint for choosing the worker that sheds).
+    static constexpr std::int64_t none = std::numeric_limits<std::int64_t>::max();
+    std::int64_t oldest_idle_since() const noexcept { return oldest_idle_.load(std::memory_order_relaxed); }
 
 private:
     static void cancel(registry_node& n) noexcept {
@@ -93,6 +106,7 @@ private:
     registry_node head_;
     std::size_t size_ = 0;
     std::atomic<std::size_t> idle_count_{0};
+    std::atomic<std::int64_t> oldest_idle_{none};
 };
 
 }  // namespace atsgate::downstream

@@ -5,18 +5,19 @@
 namespace atsgate::downstream {
 
 bool connection_slots::shed_one(worker_context& self) {
-    if (self.shed_idle()) return true;
+    // The worker whose longest-idle connection has been idle longest (relaxed reads: a race can
+    // at worst pick the second-oldest).
     worker_context* best = nullptr;
-    std::size_t most = 0;
+    std::int64_t oldest = registry::none;
     for (worker_context* w : workers_) {
-        if (w == &self) continue;
-        const std::size_t n = w->connections().idle_count();
-        if (n > most) {
-            most = n;
+        const std::int64_t since = w->connections().oldest_idle_since();
+        if (since < oldest) {
+            oldest = since;
             best = w;
         }
     }
-    if (best == nullptr) return false;
+    if (best == nullptr) return self.shed_idle();  // not registered (tests): only our own
+    if (best == &self) return self.shed_idle();
     net::asio::post(best->io(), [best] { best->shed_idle(); });
     return true;
 }

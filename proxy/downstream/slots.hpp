@@ -6,8 +6,8 @@
 //
 // At the limit the accept loop makes room the way nginx reuses keep-alive connections
 // (ngx_drain_connections): the connection that has been idle longest -- one that has sent nothing
-// since it was accepted, since its handshake, or since its last response -- is closed, oldest first,
-// on the worker holding the most idle connections. Busy connections are never touched. With nothing
+// since it was accepted, since its handshake, or since its last response -- is closed, oldest first
+// across all workers. Busy connections (mid-handshake, mid-request) are never touched. With nothing
 // idle, new clients wait (in the accept loop and then in the kernel backlog) until a connection ends.
 // A per-address cap is deliberately not applied: enrolled devices often share one NAT address.
 //
@@ -46,10 +46,10 @@ public:
     // Registers a worker whose idle connections may be shed. Control thread, before workers run.
     void add_worker(worker_context& w) { workers_.push_back(&w); }
 
-    // Makes room for a client waiting on `self`'s thread: sheds `self`'s longest-idle connection
-    // at once if it has one, else asks the worker with the most idle connections to shed its
-    // longest-idle one (posted to that worker's thread). Returns false when no worker has an idle
-    // connection. The slot comes back when the shed connection's coroutine has ended. Worker thread.
+    // Makes room for a client waiting on `self`'s thread: sheds the process's longest-idle
+    // connection -- at once when it is `self`'s, else posted to the worker holding it. Returns false
+    // when no worker has an idle connection. The slot comes back when the shed connection's
+    // coroutine has ended. Worker thread.
     bool shed_one(worker_context& self);
 
 private:

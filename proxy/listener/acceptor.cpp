@@ -28,7 +28,9 @@ net::error_code check_port_free(const net::tcp::endpoint& ep) {
     // SO_REUSEADDR (but not SO_REUSEPORT): TIME_WAIT leftovers of our own previous run must not
     // block a restart, while a socket listening on the port still makes the bind fail.
     probe.set_option(net::tcp::acceptor::reuse_address(true), ec);
-    if (ep.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+    // IPV6_V6ONLY like the real sockets, except for an IPv4-mapped address (::ffff:a.b.c.d), which
+    // such a socket cannot bind (EINVAL); the admin endpoint may use one.
+    if (ep.address().is_v6() && !ep.address().to_v6().is_v4_mapped()) probe.set_option(asio::ip::v6_only(true), ec);
     probe.bind(ep, ec);
     net::error_code ignore;
     probe.close(ignore);

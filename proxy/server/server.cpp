@@ -12,6 +12,7 @@
 #include "proxy/server/sd_notify.hpp"
 #include "proxy/snapshot/store.hpp"
 
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
@@ -592,6 +593,9 @@ bool server::bind_sockets(const snapshot::snapshot& initial, std::map<std::strin
     if (!ec) {
         admin_->open(ep.protocol(), ec);
         if (!ec) admin_->set_option(net::tcp::acceptor::reuse_address(true), ec);
+        // An IPv4-mapped address needs a dual-stack socket, whatever net.ipv6.bindv6only says.
+        if (!ec && ep.address().is_v6() && ep.address().to_v6().is_v4_mapped())
+            admin_->set_option(asio::ip::v6_only(false), ec);
         if (!ec) admin_->bind(ep, ec);
         if (!ec) admin_->listen(64, ec);
     }

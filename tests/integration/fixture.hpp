@@ -307,7 +307,8 @@ std::string refused_series(std::string_view reason);
 // `atsgate run -c CONFIG` with `spec`: free ports are filled in (admin always enabled), the config
 // is written to the test's dir, and the constructor returns once every listener and the admin port
 // accept connections (each readiness probe is a TCP connect without a handshake: it shows up as
-// one refused{reason="other"} handshake per listener). Stopped (TERM, then KILL) on scope exit.
+// one atsgate_handshakes_aborted_total per listener, a moment later). Stopped (TERM, then KILL) on
+// scope exit.
 class proxy {
 public:
     proxy(const test_env& env, config_spec spec, const std::string& name = "atsgate");
