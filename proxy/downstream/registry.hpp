@@ -78,15 +78,22 @@ public:
     void cancel_all() noexcept {
         for (registry_node* n = head_.next; n != &head_; n = n->next) cancel(*n);
     }
-    // Closes the connection that has been idle longest: marks it shed, takes it out of the idle
-    // order and cancels its wait (the connection then ends). False if no connection is idle.
+    // Closes the connection that has been idle longest and is still silent: marks it shed, takes it
+    // out of the idle order and cancels its wait (the connection then ends). A connection whose
+    // bytes have arrived but whose wait has not completed yet (the completion is queued) is not
+    // silent and is skipped. False if no connection qualifies.
     bool shed_oldest_idle() noexcept {
-        registry_node* n = head_.idle_next;
-        if (n == &head_) return false;
-        n->shed = true;
-        set_idle(*n, false);
-        cancel(*n);
-        return true;
+        for (registry_node* n = head_.idle_next; n != &head_; n = n->idle_next) {
+            if (n->socket != nullptr) {
+                net::error_code ec;
+                if (n->socket->available(ec) > 0 && !ec) continue;
+            }
+            n->shed = true;
+            set_idle(*n, false);
+            cancel(*n);
+            return true;
+        }
+        return false;
     }
     std::size_t size() const noexcept { return size_; }
     // Idle connections now. Any thread (a relaxed read: a hint for choosing a worker to shed on).

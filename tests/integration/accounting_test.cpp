@@ -430,8 +430,16 @@ TEST_CASE("accounting: the access log records the body a codec refusal wrote", "
                                  "zz\r\n");
         REQUIRE(status_of(r.data) == 400);
     }
-    // The access log is flushed every 250 ms.
-    poll_until([&] { return px.proc().stdout_text().find("HTTP/1.1\" 400") != std::string::npos; }, 5000ms);
+    // The access log is buffered per worker and flushed every 250 ms: wait for all three lines.
+    const std::string needles[] = {" \"-\" 400 16 rt=", " \"-\" 413 22 rt=", " \"POST /mdm/checkin HTTP/1.1\" 400 16 rt="};
+    poll_until(
+        [&] {
+            const auto text = px.proc().stdout_text();
+            for (const auto& n : needles)
+                if (text.find(n) == std::string::npos) return false;
+            return true;
+        },
+        5000ms);
     const auto log = px.proc().stdout_text();
     CHECK_THAT(log, Catch::Contains(" \"-\" 400 16 rt="));
     CHECK_THAT(log, Catch::Contains(" \"-\" 413 22 rt="));

@@ -107,10 +107,15 @@ TEST_CASE("limits: max_connections counts the whole process, not a share per wor
 
     waiting.clear();  // (closed: a held one that got the slot now would stall its handshake)
 
-    // The busy request completes and its connection closes: the slot serves the next client.
+    // The busy request completes and its connection closes: the slot goes to the clients that gave
+    // up, one at a time (each a ClientHello, then a close), and then serves the next client.
     REQUIRE(busy.write("Host: 127.0.0.1\r\nConnection: close\r\n\r\n"));
     CHECK(status_of(busy.read_response().data) == 200);
     CHECK(busy.read_until_close().closed);
+    const auto closed = px.wait_for_counter("atsgate_handshake_failures_total{reason=\"client_closed\"}", n_waiting, 10000ms);
+    INFO(body_of(px.admin("GET", "/metrics")));
+    CHECK(closed == n_waiting);
+    CHECK(wait_for_active(px, 0) == 0);
     o.timeout = 10000ms;
     tls_client next(o);
     REQUIRE(next.connect(px.port()).ok);
