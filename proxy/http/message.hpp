@@ -25,7 +25,7 @@ enum class framing {
 
 struct request_head {
     std::string_view method;  // "GET", "PUT", ... (token, as received)
-    std::string_view target;  // origin-form "/path?query" or "*" (OPTIONS only)
+    std::string_view target;  // origin-form "/path?query", normalised (target.hpp), or "*" (OPTIONS only)
     std::uint8_t version_major = 1;
     std::uint8_t version_minor = 1;
     std::vector<header> headers;  // every field in order, hop-by-hop ones included

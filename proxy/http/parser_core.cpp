@@ -66,6 +66,7 @@ void parser_core::clear_message() noexcept {
     in_start_line_ = start_line_seen_ = false;
     start_line_sp_ = 0;
     cb_error_ = errc::ok;
+    hook_reason_ = nullptr;
 }
 
 void parser_core::restart() noexcept {
@@ -308,7 +309,7 @@ int parser_core::cb_url_complete(llhttp_t* p) noexcept {
     s.target_off_ = s.mark_text();
     s.target_len_ = s.mark_ - s.target_off_;
     const errc e = s.on_target_complete(s.target_text());
-    return e == errc::ok ? 0 : s.cb_fail(e, "request target refused");
+    return e == errc::ok ? 0 : s.cb_fail(e, s.hook_reason_ != nullptr ? s.hook_reason_ : "request target refused");
 }
 
 int parser_core::cb_status(llhttp_t* p, const char* at, std::size_t len) noexcept {

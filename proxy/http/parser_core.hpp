@@ -77,7 +77,8 @@ protected:
         std::uint32_t name_off, name_len, value_off, value_len;
     };
 
-    // Hooks. Each returns errc::ok to continue or the error to fail the message with.
+    // Hooks. Each returns errc::ok to continue or the error to fail the message with (a hook may
+    // set hook_reason_ to a static string saying why, for logs).
     virtual errc on_method_complete(std::string_view method, std::uint8_t llhttp_method) noexcept;
     virtual errc on_target_complete(std::string_view target) noexcept;
     virtual errc on_version_complete(std::uint8_t major, std::uint8_t minor) noexcept = 0;
@@ -100,6 +101,10 @@ protected:
     std::string_view text(std::uint32_t off, std::uint32_t len) const noexcept { return {store_.data() + off, len}; }
     std::string_view method_text() const noexcept { return text(method_off_, method_len_); }
     std::string_view target_text() const noexcept { return text(target_off_, target_len_); }
+    // The stored target, writable, for on_target_complete to rewrite in place; it may only shrink
+    // (set_target_length(n) with n <= the current length).
+    char* target_storage() noexcept { return store_.data() + target_off_; }
+    void set_target_length(std::uint32_t n) noexcept { target_len_ = n <= target_len_ ? n : target_len_; }
     std::string_view reason_text() const noexcept { return text(reason_off_, reason_len_); }
     std::span<const field_ref> fields() const noexcept { return {fields_.data(), fields_.size()}; }
     // Fills `out` with views of the stored fields (capacity reserved to field_limit: no allocation).
@@ -111,6 +116,7 @@ protected:
     llhttp_t llp_{};
     phase phase_ = phase::head;
     bool chunked_body_ = false;  // set by on_head_complete: raw framing lines of the body are checked
+    const char* hook_reason_ = nullptr;  // why the last hook refused (static string), or null
 
 private:
     // llhttp callbacks (data points at this object).

@@ -2,6 +2,7 @@
 
 #include "proxy/http/field_util.hpp"
 #include "proxy/http/parser_core.hpp"
+#include "proxy/http/target.hpp"
 
 #include <memory>
 #include <utility>
@@ -61,6 +62,14 @@ struct request_parser::impl final : detail::parser_core {
         if (target.empty() || target.front() != '/') return errc::bad_target;
         // A fragment is never sent (RFC 9110 section 4.2.5); llhttp accepts '#'.
         if (target.find('#') != std::string_view::npos) return errc::bad_target;
+        // Routing and the upstream see one normalised target (target.hpp): rewritten in place in
+        // the head storage (it never grows), or refused when it has no single meaning.
+        const auto n = normalize_target(target, target_storage());
+        if (n.status != target_status::ok) {
+            hook_reason_ = to_string(n.status).data();  // a string literal
+            return errc::bad_target;
+        }
+        set_target_length(static_cast<std::uint32_t>(n.size));
         return errc::ok;
     }
 

@@ -15,7 +15,10 @@
 // Beyond llhttp's strict checks it refuses (errc::smuggling / bad_request): Content-Length together
 // with Transfer-Encoding, duplicate Content-Length, Transfer-Encoding other than exactly "chunked",
 // obs-fold, whitespace before the colon, NUL/CR/LF/CTL in values, invalid header name characters,
-// a missing or repeated Host on HTTP/1.1, non origin-form targets, CONNECT.
+// a missing or repeated Host on HTTP/1.1, non origin-form targets, CONNECT, and targets that
+// cannot be normalised unambiguously (target.hpp: "%2F", '\', "%00", "/../", "..;", bad '%').
+// head().target is the NORMALISED target (dot segments removed, slashes merged, unreserved
+// characters decoded; the query unchanged): what the router matches and what goes upstream.
 // Upgrade requests are treated as ordinary requests (Upgrade is hop-by-hop and gets dropped).
 // Not thread-safe; one parser per connection.
 
