@@ -323,6 +323,12 @@ net::awaitable<bool> connection::respond(const http::request_head& h) {
             r.location = location;
             break;
         case router::decision::kind::forbidden: r.status = 403; break;
+        case router::decision::kind::options:  // OPTIONS * on a scep listener: 200, Allow, no content
+            r.status = 200;
+            r.content_type = "";
+            r.body = "";
+            r.allow = route.allow;
+            break;
         default: r.status = 404; break;
     }
     co_return co_await reply(&h, r, close);
@@ -340,7 +346,9 @@ net::awaitable<bool> connection::forward(const http::request_head& h, std::size_
     uctx.content_length = h.content_length;
     uctx.identity_header = listener_cfg().client_cert_header;
     uctx.identity_value = peer_.identity;
-    http::write_upstream_request(h, uctx, rq.to_upstream);
+    const auto drops = http::write_upstream_request(h, uctx, rq.to_upstream);
+    if (drops.underscore != 0) stats::inc(worker_.counters().dropped_underscore, drops.underscore);
+    if (drops.identity != 0) stats::inc(worker_.counters().dropped_identity, drops.identity);
 
     // Whatever of the body is already buffered travels with the head in one write; if that is the
     // whole body, the request is "complete" and can be re-sent after a stale pooled connection.

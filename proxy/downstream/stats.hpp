@@ -36,6 +36,8 @@ struct stats {
     counter requests{0};             // request heads received
     std::array<counter, 6> responses{};  // responses sent to clients by status class: [1] 1xx .. [5] 5xx
     counter bad_requests{0};         // requests refused by the codec (400/405/413/431/505)
+    counter dropped_underscore{0};   // client header fields not forwarded: name contains '_'
+    counter dropped_identity{0};     // client header fields not forwarded: identity fields (X-Client-Cert, ...)
     counter upstream_connects{0};    // new upstream connections (requests and warm-up)
     counter upstream_reuses{0};      // requests sent on a pooled keep-alive connection
     counter upstream_connect_errors{0};

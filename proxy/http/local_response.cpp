@@ -30,15 +30,23 @@ std::size_t write_local_response(const local_response& r, bool close, bool head_
         char code[8];
         const auto code_len = static_cast<std::size_t>(std::to_chars(code, code + sizeof code, r.status).ptr - code);
         body_len = r.body ? r.body->size() : code_len + (reason.empty() ? 0 : 1 + reason.size()) + 1;
-        out.append("Content-Type: ");
-        out.append(r.content_type);
-        out.append("\r\nContent-Length: ");
+        if (!r.content_type.empty()) {
+            out.append("Content-Type: ");
+            out.append(r.content_type);
+            out.append("\r\n");
+        }
+        out.append("Content-Length: ");
         append_uint(body_len, out);
         out.append("\r\n");
     }
     if (!r.location.empty()) {
         out.append("Location: ");
         out.append(r.location);
+        out.append("\r\n");
+    }
+    if (!r.allow.empty()) {
+        out.append("Allow: ");
+        out.append(r.allow);
         out.append("\r\n");
     }
     if (close) out.append("Connection: close\r\n");

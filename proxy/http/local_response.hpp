@@ -15,14 +15,15 @@ namespace atsgate::http {
 
 struct local_response {
     std::uint16_t status = 500;
-    std::string_view content_type = "text/plain";
+    std::string_view content_type = "text/plain";  // "": no Content-Type (an empty answer: OPTIONS *)
     // The body; nullopt: "<status> <reason>\n" (or "<status>\n" for a status without a reason).
     std::optional<std::string_view> body;
     std::string_view location;  // a Location field when not empty (redirects)
+    std::string_view allow;     // an Allow field when not empty (OPTIONS *, RFC 9110 section 10.2.1)
 };
 
 // Appends the complete response: "HTTP/1.1 status reason", Content-Type and Content-Length
-// (neither for 204 and 304, which carry no body: RFC 9110 sections 8.6, 15.3.5, 15.4.5), Location,
+// (neither for 204 and 304, which carry no body: RFC 9110 sections 8.6, 15.3.5, 15.4.5), Location, Allow,
 // "Connection: close" when `close`, then the body unless `head_request` (RFC 9110 section 9.3.2: the
 // answer to HEAD is the head a GET would get). Returns the number of body bytes appended.
 std::size_t write_local_response(const local_response& r, bool close, bool head_request, std::string& out);

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstddef>
+#include <cstring>
 
 namespace atsgate::http {
 
@@ -63,6 +64,8 @@ upstream_field classify_upstream(std::string_view name) noexcept {
             return iequals(name, "x-forwarded-host") || is_hop_by_hop(name) ? upstream_field::drop : upstream_field::copy;
         case 17:
             return iequals(name, "x-forwarded-proto") || is_hop_by_hop(name) ? upstream_field::drop : upstream_field::copy;
+        case 19:  // a forward proxy's credential (RFC 9110 section 11.7.2): never the backend's business
+            return iequals(name, "proxy-authorization") ? upstream_field::drop : upstream_field::copy;
         default: return is_hop_by_hop(name) ? upstream_field::drop : upstream_field::copy;
     }
 }
@@ -107,7 +110,25 @@ bool is_own_authority(std::string_view authority, std::span<const std::string_vi
 
 constexpr std::string_view http_scheme = "http://";
 
+// '_' anywhere in a header name.
+bool has_underscore(std::string_view name) noexcept {
+    return std::memchr(name.data(), '_', name.size()) != nullptr;
+}
+
 }  // namespace
+
+bool is_identity_field(std::string_view name) noexcept {
+    if (name.size() < 11) return false;  // "client-cert" is the shortest
+    switch (name[0] | 0x20) {            // cheap first-letter filter: most names fail here
+        case 'c': return starts_with_ci(name, "client-cert");
+        case 's': return starts_with_ci(name, "ssl-client-");
+        case 'x':
+            return starts_with_ci(name, "x-client-cert") || starts_with_ci(name, "x-ssl-client-") ||
+                   iequals(name, "x-forwarded-client-cert") || iequals(name, "x-arr-clientcert") ||
+                   starts_with_ci(name, "x-amzn-mtls-");
+        default: return false;
+    }
+}
 
 bool is_hop_by_hop(std::string_view name) noexcept {
     switch (name.size()) {
@@ -121,7 +142,9 @@ bool is_hop_by_hop(std::string_view name) noexcept {
     }
 }
 
-void write_upstream_request(const request_head& h, const upstream_request_context& ctx, std::string& out) {
+upstream_request_drops write_upstream_request(const request_head& h, const upstream_request_context& ctx,
+                                              std::string& out) {
+    upstream_request_drops drops;
     out.append(h.method);
     out.push_back(' ');
     out.append(h.target);
@@ -134,7 +157,14 @@ void write_upstream_request(const request_head& h, const upstream_request_contex
     for (const auto& f : headers) {
         const auto kind = classify_upstream(f.name);
         if (kind == upstream_field::drop) continue;
-        if (!ctx.identity_header.empty() && iequals(f.name, ctx.identity_header)) continue;  // never forwarded
+        if (has_underscore(f.name)) {  // "X_Client_Cert" is X-Client-Cert to a CGI backend
+            ++drops.underscore;
+            continue;
+        }
+        if (is_identity_field(f.name) || (!ctx.identity_header.empty() && iequals(f.name, ctx.identity_header))) {
+            ++drops.identity;  // only atsgate sets identity fields
+            continue;
+        }
         // Host is never dropped even if Connection lists it: the upstream request needs it, and a
         // client must not be able to strip it (RFC 9112 section 3.2).
         if (kind != upstream_field::host && conn < headers.size() && listed_in_connection(headers, conn, f.name))
@@ -176,6 +206,7 @@ void write_upstream_request(const request_head& h, const upstream_request_contex
 
     append_framing(ctx.body, ctx.content_length, out);  // a request body cannot be close-delimited
     out.append("\r\n");
+    return drops;
 }
 
 response_rewrites write_client_response(const response_head& h, const client_response_context& ctx,

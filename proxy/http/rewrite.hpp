@@ -21,18 +21,45 @@ struct upstream_request_context {
     std::string_view proto = "https"; // X-Forwarded-Proto, replaces any client-sent value
     framing body = framing::none;     // framing to declare: none, content_length or chunked
     std::uint64_t content_length = 0;
-    // Device identity: every client-sent field named `identity_header` is dropped (a client can
-    // never forge it); when `identity_value` is not empty, "identity_header: identity_value" is
-    // added. Empty name: nothing happens.
+    // Device identity: the listener's client_cert_header ("" when client_auth = "none"). A field of
+    // that name sent by the client is dropped like every other identity field
+    // (is_identity_field()); when `identity_value` is not empty, "identity_header: identity_value"
+    // is added.
     std::string_view identity_header{};
     std::string_view identity_value{};
 };
 
+// What write_upstream_request left out of the client's fields, for counters.
+struct upstream_request_drops {
+    std::uint32_t underscore = 0;  // names containing '_'
+    std::uint32_t identity = 0;    // identity fields (is_identity_field or the configured name)
+};
+
+// Fields that carry a client-certificate identity in some backend's convention, which only
+// atsgate may set: a device must never be able to send one, on any listener, whatever the
+// client_auth setting (issue 9). Case-insensitive; a name that is, or starts with:
+//   Client-Cert, Client-Cert-Chain (RFC 9440)          prefix "client-cert"
+//   X-Client-Cert (NanoMDM, nginx $ssl_client_escaped_cert convention)   prefix "x-client-cert"
+//   X-SSL-Client-Cert / -Verify / -S-DN (nginx, HAProxy conventions)      prefix "x-ssl-client-"
+//   SSL-Client-Cert / ... (CGI HTTP_SSL_CLIENT_*)      prefix "ssl-client-"
+//   X-Forwarded-Client-Cert (Envoy XFCC)               "x-forwarded-client-cert"
+//   X-ARR-ClientCert (IIS Application Request Routing) "x-arr-clientcert"
+//   X-Amzn-Mtls-Clientcert, -Leaf (AWS ALB)            prefix "x-amzn-mtls-"
+// The underscore spellings (X_Client_Cert, SSL_CLIENT_CERT) never pass either: every name with
+// '_' is dropped (see write_upstream_request).
+bool is_identity_field(std::string_view name) noexcept;
+
 // Appends "METHOD target HTTP/1.1\r\n" + end-to-end headers + identity header + X-Forwarded-For/-Proto/-Host +
-// framing + "\r\n". Drops hop-by-hop headers, those named by Connection, Expect (atsgate answers
-// 100-continue itself), and client-sent X-Forwarded-Proto / X-Forwarded-Host (replaced).
-// Host is forwarded as received; X-Forwarded-Host is set to it.
-void write_upstream_request(const request_head& h, const upstream_request_context& ctx, std::string& out);
+// framing + "\r\n". `h.target` is forwarded as the parser normalised it (what the router matched).
+// Drops hop-by-hop headers, those named by Connection, Expect (atsgate answers 100-continue
+// itself), Proxy-Authorization (a credential for a forward proxy, RFC 9110 section 11.7.2, never
+// for the backend), client-sent X-Forwarded-Proto / X-Forwarded-Host (replaced), identity fields
+// (is_identity_field and ctx.identity_header), and every field whose name contains '_': CGI, WSGI,
+// PHP and Rack map '_' and '-' to the same variable, so "X_Client_Cert" would reach the backend as
+// X-Client-Cert (nginx drops them too: underscores_in_headers off). Dropped, not refused: real
+// clients send such names harmlessly, and nothing of them reaches the backend.
+// Host is forwarded as received; X-Forwarded-Host is set to it. Returns what was dropped.
+upstream_request_drops write_upstream_request(const request_head& h, const upstream_request_context& ctx, std::string& out);
 
 struct client_response_context {
     bool keep_alive = true;            // false: emit "Connection: close"

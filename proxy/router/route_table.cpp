@@ -1,5 +1,7 @@
 #include "proxy/router/route_table.hpp"
 
+#include "proxy/http/target.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -20,6 +22,20 @@ std::string_view request_host(std::string_view host) noexcept {
 }
 
 std::string_view path_of(std::string_view target) noexcept { return target.substr(0, target.find('?')); }
+
+// A configured prefix in the form request paths are compared in ("/mdm//x/" -> "/mdm/x/",
+// "/%7Euser" -> "/~user"). The config reader accepts any printable prefix; one that cannot be
+// normalised ("/a%2Fb", "/../x") gives nullopt: such a route never matches, exactly as no request
+// with such a path ever reaches the router.
+std::optional<std::string> normalized_prefix(const std::string& configured) {
+    http::target_status st = http::target_status::ok;
+    std::string n = http::normalized_copy(configured, &st);
+    if (st != http::target_status::ok || n.empty() || n.front() != '/') return std::nullopt;
+    return n;
+}
+
+// Methods a kind = "scep" listener serves (RFC 8894 section 4.1: SCEP is HTTP GET and POST).
+constexpr std::string_view scep_methods = "GET, POST";
 
 // 64-bit FNV-1a, then a SplitMix64 finaliser for good bit dispersion.
 std::uint64_t hash2(std::string_view a, std::string_view b) noexcept {
@@ -73,7 +89,9 @@ route_table::route_table(const config::config& cfg) {
         lr.kind = l.kind;
         lr.has_default = l.upstream_index.has_value();
         lr.default_upstream = l.upstream_index.value_or(0);
-        lr.scep_path = l.scep_path;
+        const auto scep_path = normalized_prefix(l.scep_path);
+        lr.scep_path = scep_path.value_or(std::string{});
+        lr.scep_matchable = scep_path.has_value();
         lr.redirect = l.redirect;
         for (const auto& r : l.routes) {
             route rt;
@@ -84,7 +102,9 @@ route_table::route_table(const config::config& cfg) {
             } else {
                 rt.host = r.host;
             }
-            rt.path = r.path;
+            const auto path = normalized_prefix(r.path);
+            rt.path = path.value_or(r.path);
+            rt.matchable = path.has_value();
             for (const auto& t : r.targets) {
                 rt.targets.push_back(target{t.upstream_index, t.upstream, t.weight});
                 rt.total_weight += t.weight;
@@ -131,7 +151,9 @@ decision route_table::pick(const route& r, std::int32_t index, const http::reque
                     break;
                 }
             break;
-        case config::sticky_kind::path_segment: key = path_segment(path_of(head.target), r.sticky_segment); break;
+        case config::sticky_kind::path_segment:  // of the normalised path: "/a//b/../c" is segment 2 "c"
+            key = path_segment(path_of(head.target), r.sticky_segment);
+            break;
     }
     if (!key.empty()) {
         // Fixed-size scratch: routes have few targets; beyond 16 fall back to weighted random.
@@ -176,12 +198,20 @@ decision route_table::match(std::size_t listener, const http::request_head& head
     const std::string_view path = path_of(head.target);
 
     if (lr.kind == config::listener_kind::scep) {
+        // "OPTIONS *" asks about the server, not a resource (RFC 9110 section 9.3.7): it cannot be
+        // redirected (there is no path to keep), so it is answered here with the methods served.
+        if (head.target == "*") {
+            decision d;
+            d.what = decision::kind::options;
+            d.allow = scep_methods;
+            return d;
+        }
         // SCEP (RFC 8894 section 4.1): GET or POST to the CGI path with an "operation" parameter.
         const std::string_view query =
             head.target.find('?') == std::string_view::npos ? std::string_view{} : head.target.substr(head.target.find('?') + 1);
         const bool op = query.rfind("operation=", 0) == 0 || query.find("&operation=") != std::string_view::npos;
         const bool scep = (head.method == "GET" || head.method == "POST") && op &&
-                          path.substr(0, lr.scep_path.size()) == lr.scep_path;
+                          lr.scep_matchable && path_covers(lr.scep_path, path);
         if (!scep) {
             decision d;
             d.what = lr.redirect.empty() ? decision::kind::forbidden : decision::kind::redirect;
@@ -201,7 +231,7 @@ decision route_table::match(std::size_t listener, const http::request_head& head
                 continue;
             }
         }
-        if (path.substr(0, r.path.size()) != r.path) continue;
+        if (!r.matchable || !path_covers(r.path, path)) continue;
         return pick(r, static_cast<std::int32_t>(i), head, in);
     }
     decision d;

@@ -5,6 +5,10 @@
 // Per listener, routes match on host and path prefix: among the routes whose host matches the
 // request's Host (exact host first, then "*.suffix" wildcard, then host-less routes), the longest
 // path prefix wins. No match: the listener's default upstream, or 404 when it has none.
+// Paths are compared as the request parser normalised them (http/target.hpp; route prefixes and
+// scep_path are normalised the same way when the table is built) and only on segment boundaries
+// (path_covers): "/scep" matches "/scep" and "/scep/x", never "/scepfoo". The query never takes
+// part. What matched is what the connection forwards: the same normalised target.
 // A route forwards to one upstream, splits traffic between several by weight (blue/green), or
 // answers with a static response. Splits are random per request unless the route is sticky: then a
 // device key (client certificate fingerprint, a header, or a path segment) picks the target with
@@ -12,7 +16,8 @@
 // a weight change moves only the devices it must.
 //
 // kind = "scep" listeners only route SCEP requests (GET/POST on scep_path with an operation=
-// query); everything else gets a redirect to the https origin or 403.
+// query); "OPTIONS *" is answered locally (200, Allow: GET, POST); everything else gets a redirect
+// to the https origin or 403.
 
 #include "config/config.hpp"
 #include "proxy/http/message.hpp"
@@ -33,11 +38,13 @@ struct decision {
         not_found,     // no route and no default upstream: 404
         redirect,      // scep listener, non-SCEP request: 308 to redirect_origin + target
         forbidden,     // scep listener, non-SCEP request, no redirect configured: 403
+        options,       // scep listener, "OPTIONS *": 200 with "Allow: <allow>" (RFC 9110 section 9.3.7)
     };
     kind what = kind::not_found;
     std::size_t upstream = 0;                        // index into config::upstreams (forward)
     const config::static_response* reply = nullptr;  // static_reply; owned by the route table
     std::string_view redirect_origin;                // redirect
+    std::string_view allow;                          // options: the methods the listener serves
     std::int32_t route = -1;                         // index in the listener's routes, -1 = default
 };
 
@@ -80,7 +87,8 @@ private:
         std::string name;
         std::string host;         // lower case; "*.suffix" stored as suffix with wildcard = true
         bool wildcard = false;
-        std::string path = "/";
+        std::string path = "/";  // normalised (http/target.hpp)
+        bool matchable = true;   // false: the configured prefix cannot be normalised
         std::vector<target> targets;
         std::uint32_t total_weight = 0;
         config::sticky_kind sticky = config::sticky_kind::none;
@@ -94,7 +102,8 @@ private:
         std::vector<route> routes;  // host-less last; longest prefix first within each host
         bool has_default = false;
         std::size_t default_upstream = 0;
-        std::string scep_path;
+        std::string scep_path;       // normalised
+        bool scep_matchable = true;  // false: scep_path cannot be normalised (nothing is SCEP)
         std::string redirect;
     };
 
@@ -102,6 +111,15 @@ private:
 
     std::vector<listener_routes> listeners_;
 };
+
+// Does the route prefix `prefix` cover `path`? Both normalised, starting with '/'. True when path
+// equals prefix, or continues it with a new segment ("/scep" covers "/scep/x", not "/scepfoo");
+// a prefix ending in '/' covers what is below it ("/mdm/" covers "/mdm/" and "/mdm/x", not
+// "/mdm"). Pure; exposed for tests and the fuzz target.
+constexpr bool path_covers(std::string_view prefix, std::string_view path) noexcept {
+    if (path.size() < prefix.size() || path.substr(0, prefix.size()) != prefix) return false;
+    return path.size() == prefix.size() || prefix.empty() || prefix.back() == '/' || path[prefix.size()] == '/';
+}
 
 // Weighted rendezvous hashing: the index of the target (weights > 0 only) with the highest score
 // for `key`. Pure; exposed for tests. Returns nullopt-like SIZE_MAX when every weight is 0.

@@ -94,6 +94,13 @@ std::string render_metrics(const std::vector<const stats*>& ws) {
     }
     metric(out, "atsgate_bad_requests_total", "counter", "Requests refused by the HTTP codec (400/405/413/431/505).",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.bad_requests; }));
+    out += "# HELP atsgate_request_headers_dropped_total Client header fields not forwarded upstream, by reason.\n";
+    out += "# TYPE atsgate_request_headers_dropped_total counter\n";
+    out += "atsgate_request_headers_dropped_total{reason=\"underscore\"} ";
+    out += std::to_string(sum(ws, [](const stats& s) -> const stats::counter& { return s.dropped_underscore; }));
+    out += "\natsgate_request_headers_dropped_total{reason=\"identity\"} ";
+    out += std::to_string(sum(ws, [](const stats& s) -> const stats::counter& { return s.dropped_identity; }));
+    out += '\n';
     metric(out, "atsgate_upstream_connects_total", "counter", "New upstream connections (requests and warm-up).",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.upstream_connects; }));
     metric(out, "atsgate_upstream_reuses_total", "counter", "Requests sent on a pooled keep-alive upstream connection.",

@@ -32,6 +32,11 @@ TEST_CASE("http::write_local_response writes every kind of local answer exactly"
     nocontent.body = "ignored";
     local_response unknown;
     unknown.status = 599;
+    local_response options;  // OPTIONS * on a scep listener
+    options.status = 200;
+    options.content_type = "";
+    options.body = "";
+    options.allow = "GET, POST";
     const std::vector<row> rows = {
         {"generated error body, keep-alive", err404, false, false,
          "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\n404 Not Found\n", 14},
@@ -49,6 +54,8 @@ TEST_CASE("http::write_local_response writes every kind of local answer exactly"
          "HTTP/1.1 308 Permanent Redirect\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\n"
          "Location: https://mdm.example.com/x?y\r\n\r\n",
          0},
+        {"OPTIONS *: Allow, Content-Length 0, no Content-Type", options, false, false,
+         "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nAllow: GET, POST\r\n\r\n", 0},
         {"204 carries no body and no framing", nocontent, false, false, "HTTP/1.1 204 No Content\r\n\r\n", 0},
         {"status without a reason phrase", unknown, true, false,
          "HTTP/1.1 599 \r\nContent-Type: text/plain\r\nContent-Length: 4\r\nConnection: close\r\n\r\n599\n", 4},

@@ -121,6 +121,78 @@ TEST_CASE("rewrite: write_upstream_request", "[http][rewrite]") {
     }
 }
 
+TEST_CASE("rewrite: is_identity_field", "[http][rewrite][security]") {
+    struct row {
+        const char* name;
+        bool identity;
+    };
+    const row rows[] = {
+        {"X-Client-Cert", true},           {"x-client-cert", true},        {"X-CLIENT-CERT", true},
+        {"X-Client-Cert-Chain", true},     {"Client-Cert", true},          {"client-cert-chain", true},
+        {"X-SSL-Client-Cert", true},       {"X-SSL-Client-Verify", true},  {"X-Ssl-Client-S-Dn", true},
+        {"SSL-Client-Cert", true},         {"ssl-client-verify", true},    {"X-Forwarded-Client-Cert", true},
+        {"X-ARR-ClientCert", true},        {"X-Amzn-Mtls-Clientcert", true}, {"x-amzn-mtls-clientcert-leaf", true},
+        // Not identity fields.
+        {"Mdm-Signature", false},          {"X-Client", false},            {"X-Client-Version", false},
+        {"Client", false},                 {"X-Forwarded-Client", false},  {"X-SSL", false},
+        {"SSL-Client", false},             {"Client-Certainly-Not", true},  // a "client-cert" prefix
+        {"Authorization", false},          {"X-Forwarded-For", false},     {"", false},
+    };
+    for (const auto& r : rows) {
+        DYNAMIC_SECTION(r.name) { CHECK(is_identity_field(r.name) == r.identity); }
+    }
+}
+
+TEST_CASE("rewrite: client-sent identity fields, '_' names and Proxy-Authorization never go upstream",
+          "[http][rewrite][security]") {
+    const std::string tail = "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: a\r\n";
+    struct row {
+        const char* name;
+        std::string fields;    // client fields after Host
+        std::string_view identity_header, identity_value;
+        std::string expected;  // fields between Host and X-Forwarded-For
+        std::uint32_t underscore, identity;
+    };
+    const std::vector<row> rows = {
+        {"X-Client-Cert on a listener without client_auth", "X-Client-Cert: forged\r\nX-Kept: k\r\n", "", "",
+         "X-Kept: k\r\n", 0, 1},
+        {"Client-Cert and Client-Cert-Chain (RFC 9440) without client_auth",
+         "Client-Cert: :Zm9yZ2Vk:\r\nClient-Cert-Chain: :YQ==:\r\n", "", "", "", 0, 2},
+        {"underscore spelling of the identity header", "X_Client_Cert: forged\r\nx_client-cert: forged\r\n",
+         "X-Client-Cert", "", "", 2, 0},
+        {"SSL_CLIENT_CERT, CGI style", "SSL_CLIENT_CERT: forged\r\n", "", "", "", 1, 0},
+        {"any underscore name is dropped", "X_Other: v\r\nAccept_Language: en\r\nX-Ok: v\r\n", "", "",
+         "X-Ok: v\r\n", 2, 0},
+        {"configured name, any case, replaced by the real value",
+         "x-device-cert: forged\r\nX-DEVICE-CERT: again\r\n", "X-Device-Cert", "REAL",
+         "X-Device-Cert: REAL\r\n", 0, 2},
+        {"well-known names dropped even with another configured name",
+         "X-Client-Cert: forged\r\nX-SSL-Client-Verify: SUCCESS\r\nX-Forwarded-Client-Cert: By=x\r\n",
+         "Client-Cert", ":cmVhbA==:", "Client-Cert: :cmVhbA==:\r\n", 0, 3},
+        {"Proxy-Authorization is not forwarded", "Proxy-Authorization: Basic dXNlcjpwYXNz\r\nAuthorization: Bearer t\r\n",
+         "", "", "Authorization: Bearer t\r\n", 0, 0},
+        {"proxy-authorization in any case", "PROXY-AUTHORIZATION: x\r\n", "", "", "", 0, 0},
+        {"ordinary headers untouched", "Mdm-Signature: MIAG\r\nX-Client-Version: 1\r\n", "X-Client-Cert", "",
+         "Mdm-Signature: MIAG\r\nX-Client-Version: 1\r\n", 0, 0},
+    };
+    for (const auto& r : rows) {
+        DYNAMIC_SECTION(r.name) {
+            request_parser p{limits{}};
+            p.reset();
+            const std::string raw = "GET / HTTP/1.1\r\nHost: a\r\n" + r.fields + "\r\n";
+            REQUIRE(p.feed(raw).event == parse_event::head_done);
+            upstream_request_context ctx{.client_ip = "10.0.0.1"};
+            ctx.identity_header = r.identity_header;
+            ctx.identity_value = r.identity_value;
+            std::string out;
+            const auto drops = write_upstream_request(p.head(), ctx, out);
+            CHECK(out == "GET / HTTP/1.1\r\nHost: a\r\n" + r.expected + tail + "\r\n");
+            CHECK(drops.underscore == r.underscore);
+            CHECK(drops.identity == r.identity);
+        }
+    }
+}
+
 TEST_CASE("rewrite: write_client_response", "[http][rewrite]") {
     const std::array<std::string_view, 1> none{"unused.example"};
     struct row {

@@ -3,6 +3,8 @@
 
 #include "proxy/router/route_table.hpp"
 
+#include "proxy/http/target.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -70,7 +72,10 @@ TEST_CASE("router: host and longest path prefix", "[unit][router]") {
     const row rows[] = {
         {"longest prefix wins", "mdm.other.org", "/mdm/enroll/x", 1},
         {"shorter prefix", "mdm.other.org", "/mdm/checkin", 0},
-        {"prefix is a string prefix", "mdm.other.org", "/mdm/enrollment", 1},
+        {"prefix matches on segment boundaries only", "mdm.other.org", "/mdm/enrollment", 0},
+        {"prefix equal to the path", "mdm.other.org", "/mdm/enroll", 1},
+        {"prefix followed by a slash", "mdm.other.org", "/mdm/enroll/", 1},
+        {"no segment boundary after the shortest prefix", "mdm.other.org", "/mdmx/enroll", 0},
         {"query is not part of the path", "mdm.other.org", "/mdm?x=/mdm/enroll", 0},
         {"exact host beats everything", "enroll.example.com", "/mdm/enroll", 2},
         {"exact host is case-insensitive, port ignored", "ENROLL.Example.com:8443", "/x", 2},
@@ -207,6 +212,9 @@ TEST_CASE("router: SCEP listeners forward only SCEP requests", "[unit][router]")
         {"other path", "GET", "/mdm/checkin?operation=GetCACert", kind::forbidden},
         {"PUT is not SCEP", "PUT", "/scep?operation=PKIOperation", kind::forbidden},
         {"lookalike parameter", "GET", "/scep?xoperation=GetCACert", kind::forbidden},
+        {"longer segment is not scep_path", "GET", "/scepfoo?operation=GetCACert", kind::forbidden},
+        {"scep_path with a trailing slash", "GET", "/scep/?operation=GetCACert", kind::forward},
+        {"scep_path in the query only", "GET", "/mdm/checkin?x=/scep&operation=GetCACert", kind::forbidden},
     };
     for (const auto& r : rows) {
         DYNAMIC_SECTION(r.label) {
@@ -218,6 +226,116 @@ TEST_CASE("router: SCEP listeners forward only SCEP requests", "[unit][router]")
             } else {
                 CHECK(d2.what == kind::forward);
             }
+        }
+    }
+}
+
+TEST_CASE("router: OPTIONS * on a scep listener is answered locally with Allow", "[unit][router]") {
+    auto c = base();
+    c.listeners[0].kind = config::listener_kind::scep;
+    config::listener redirecting = c.listeners[0];
+    redirecting.name = "scep2";
+    redirecting.redirect = "https://mdm.example.com";
+    c.listeners.push_back(redirecting);
+    config::listener https = base().listeners[0];
+    https.name = "https";
+    c.listeners.push_back(https);
+    const router::route_table t(c);
+    for (std::size_t l : {0, 1}) {
+        INFO("listener " << l);
+        const auto d = t.match(l, head("h", "*", "OPTIONS"), {});
+        CHECK(d.what == kind::options);
+        CHECK(d.allow == "GET, POST");
+        CHECK(d.redirect_origin.empty());  // never "origin" + "*"
+        // OPTIONS on a path is an ordinary non-SCEP request.
+        CHECK(t.match(l, head("h", "/scep", "OPTIONS"), {}).what == (l == 0 ? kind::forbidden : kind::redirect));
+    }
+    // An https listener forwards OPTIONS * to its default upstream (RFC 9110 section 7.1).
+    const auto d = t.match(2, head("h", "*", "OPTIONS"), {});
+    CHECK(d.what == kind::forward);
+    CHECK(d.upstream == 0);
+}
+
+TEST_CASE("router: path_covers matches on segment boundaries", "[unit][router]") {
+    struct row {
+        const char* label;
+        const char* prefix;
+        const char* path;
+        bool covers;
+    };
+    const row rows[] = {
+        {"root covers everything", "/", "/anything/at/all", true},
+        {"root covers root", "/", "/", true},
+        {"equal", "/scep", "/scep", true},
+        {"next segment", "/scep", "/scep/x", true},
+        {"trailing slash of the path", "/scep", "/scep/", true},
+        {"longer segment", "/scep", "/scepfoo", false},
+        {"longer segment with dot", "/scep", "/scep.exe", false},
+        {"shorter path", "/scep", "/sce", false},
+        {"different path", "/scep", "/mdm", false},
+        {"case matters", "/scep", "/SCEP", false},
+        {"prefix with slash covers below it", "/mdm/", "/mdm/x", true},
+        {"prefix with slash covers itself", "/mdm/", "/mdm/", true},
+        {"prefix with slash does not cover the bare name", "/mdm/", "/mdm", false},
+        {"prefix with slash does not cover a longer name", "/mdm/", "/mdmx/", false},
+        {"multi-segment prefix", "/a/b", "/a/b/c", true},
+        {"multi-segment prefix, longer last segment", "/a/b", "/a/bc", false},
+    };
+    for (const auto& r : rows) {
+        DYNAMIC_SECTION(r.label) { CHECK(router::path_covers(r.prefix, r.path) == r.covers); }
+    }
+}
+
+TEST_CASE("router: configured prefixes are normalised like request paths", "[unit][router]") {
+    auto c = base();
+    auto& rs = c.listeners[0].routes;
+    rs.push_back(make_route("", "/mdm//enroll/./x", {to("enroll", 1)}));  // = "/mdm/enroll/x"
+    rs.push_back(make_route("", "/%7Euser", {to("blue", 2)}));            // = "/~user"
+    rs.push_back(make_route("", "/a%2Fb", {to("green", 3)}));             // cannot be normalised: never matches
+    c.listeners[0].kind = config::listener_kind::https;
+    config::listener scep = base().listeners[0];
+    scep.name = "scep";
+    scep.kind = config::listener_kind::scep;
+    scep.scep_path = "/cgi-bin//pkiclient.exe";
+    c.listeners.push_back(scep);
+    const router::route_table t(c);
+    CHECK(t.match(0, head("h", "/mdm/enroll/x/y"), {}).upstream == 1);
+    CHECK(t.match(0, head("h", "/~user/z"), {}).upstream == 2);
+    CHECK(t.match(0, head("h", "/a/b"), {}).upstream == 0);
+    CHECK(t.match(0, head("h", "/a%2Fb"), {}).upstream == 0);  // (the parser refuses such a target anyway)
+    CHECK(t.match(1, head("h", "/cgi-bin/pkiclient.exe?operation=GetCACaps"), {}).what == kind::forward);
+}
+
+TEST_CASE("router: what the parser normalised is what routes, sticky path segments included", "[unit][router]") {
+    auto c = base();
+    c.listeners[0].kind = config::listener_kind::https;
+    auto r = make_route("", "/enroll", {to("blue", 2, 50), to("green", 3, 50)}, "enroll");
+    r.sticky = config::sticky_kind::path_segment;
+    r.sticky_segment = 2;
+    c.listeners[0].routes.push_back(r);
+    c.listeners[0].routes.push_back(make_route("", "/admin", {to("enroll", 1)}));
+    const router::route_table t(c);
+    struct row {
+        const char* label;
+        const char* raw;
+        std::size_t upstream;  // SIZE_MAX: the sticky side of device-7
+    };
+    const std::size_t device7 = t.match(0, head("h", "/enroll/device-7/step"), {}).upstream;
+    const row rows[] = {
+        {"dot-dot out of the route", "/enroll/../admin/x", 1},
+        {"encoded dot-dot out of the route", "/enroll/%2e%2E/admin", 1},
+        {"dot-dot out of the default into a route", "/other/../admin", 1},
+        {"merged slashes keep the segment number", "/enroll//device-7/step", device7},
+        {"dot segments before the key", "/enroll/x/../device-7", device7},
+        {"encoded unreserved key", "/enroll/%64evice-7", device7},
+    };
+    for (const auto& x : rows) {
+        DYNAMIC_SECTION(x.label) {
+            http::target_status st{};
+            const std::string target = http::normalized_copy(x.raw, &st);
+            REQUIRE(st == http::target_status::ok);
+            // Same key whatever the random input: the sticky hash, not the random split, decides.
+            for (std::uint64_t rnd : {0u, 1u, 99u}) CHECK(t.match(0, head("h", target), {"", rnd}).upstream == x.upstream);
         }
     }
 }
