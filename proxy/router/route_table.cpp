@@ -254,7 +254,10 @@ bool route_table::with_weights(std::string_view listener, std::string_view route
                 why = "route has no upstream targets";
                 return false;
             }
-            for (const auto& [name, w] : weights) {
+            for (const auto& entry : weights) {
+                // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+                const std::string& name = entry.first;
+                const std::uint32_t w = entry.second;
                 auto it = std::find_if(r.targets.begin(), r.targets.end(), [&](const target& t) { return t.name == name; });
                 if (it == r.targets.end()) {
                     why = "upstream \"" + name + "\" is not a target of this route";

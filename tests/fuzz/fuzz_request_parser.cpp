@@ -9,12 +9,14 @@
 // each message_done), each piece in its own exactly-sized heap buffer freed after use (so ASan
 // sees any read past a piece or any pointer kept across feeds):
 //   1. whole, 2. in two pieces at the split point, 3. in pieces of 1..8 bytes;
+// (accepted targets must be normalised: a fixed point of normalize_target)
 // then once more whole on the same parser after restart(). All four must give the same messages,
 // heads, partial message and error. Every feed() checks the event contract (request_parser.hpp).
 
 #include "fuzz_check.hpp"
 
 #include "proxy/http/request_parser.hpp"
+#include "proxy/http/target.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -50,6 +52,9 @@ std::string check_and_serialize(const request_head& h, const limits& l) {
     } else {
         FUZZ_CHECK(!h.target.empty() && h.target.front() == '/', "target not origin-form");
         FUZZ_CHECK(h.target.find('#') == std::string_view::npos, "fragment in target");
+        // The head carries the normalised target (target.hpp): normalising it again changes nothing.
+        target_status st{};
+        FUZZ_CHECK(normalized_copy(h.target, &st) == h.target && st == target_status::ok, "target not normalised");
     }
     FUZZ_CHECK(h.version_major == 1 && h.version_minor <= 1, "version %d.%d", h.version_major, h.version_minor);
     FUZZ_CHECK(h.headers.size() <= l.header_count, "%zu headers over the limit %u", h.headers.size(), l.header_count);

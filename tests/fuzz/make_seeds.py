@@ -110,6 +110,39 @@ def http_seeds():
     write("url_guard", "json_budget_40", b"\x07\x00\x28\x40" + bodies["json"].encode())
 
 
+def path_seeds():
+    # path: mode (bit0: the line before '\n' is one more route prefix; bits 1-2: GET POST OPTIONS PUT),
+    # then [PREFIX "\n"] TARGET.
+    targets = {
+        "root": "/",
+        "checkin": "/mdm/checkin",
+        "scep_getcacaps": "/scep?operation=GetCACaps",
+        "scep_escape": "/scep/../mdm/checkin?operation=GetCACert",
+        "scep_escape_encoded": "/scep/%2e%2E/mdm/checkin?operation=GetCACert",
+        "scep_lookalike": "/scepfoo?operation=GetCACert",
+        "encoded_slash": "/scep/..%2Fmdm/checkin",
+        "backslash": "/scep\\..\\mdm",
+        "encoded_backslash": "/scep/..%5Cmdm",
+        "tomcat_param": "/scep/..;/mdm/checkin",
+        "above_root": "/../etc/passwd",
+        "nul": "/a%00.json",
+        "iis_unicode": "/a/%u002e%u002e/b",
+        "double_encoded": "/%252e%252e/x",
+        "merged_slashes": "//mdm///enroll/./x/../y/",
+        "unreserved_encoded": "/%6d%64%6D/%7Euser?q=%2f%2e",
+        "query_dots": "/a?x=/../b/./c#",
+        "asterisk": "*",
+        "trailing_dotdot": "/a/b/..",
+        "sticky_key": "/enroll//device-7/../device-8/step",
+    }
+    for name, t in targets.items():
+        write("path", name, b"\x00" + t.encode())
+    write("path", "options_asterisk", b"\x04*")
+    write("path", "post_scep", b"\x02/scep/pkiclient.exe?message=x&operation=PKIOperation")
+    write("path", "extra_prefix", b"\x01/mdm//x/\n/mdm/x/./y")
+    write("path", "extra_prefix_unnormalisable", b"\x01/a%2Fb\n/a%2Fb/c")
+
+
 def config_seeds():
     golden = os.path.join(ROOT, "tests/unit/config/golden")
     for f in sorted(os.listdir(golden)):
@@ -267,6 +300,9 @@ def dictionaries():
             ";ext=1", "Trailer: ", " 100 Continue", " 200 OK", " 204 ", " 304 ", " 101 ", "\t", ":"]
     write_dict("request_parser", http)
     write_dict("response_parser", http)
+    write_dict("path", ["/", "//", "/./", "/../", "/.", "/..", "..", "..;", ".;", ";", "?", "#", "%", "%2e", "%2E",
+                        "%2f", "%2F", "%5c", "%5C", "%00", "%25", "%3F", "%7e", "%u002e", "\\", "*", "\n", "/scep",
+                        "/mdm", "/mdm/checkin", "/enroll/", "operation=", "&operation=", "?operation=GetCACert"])
     write_dict("url_guard", ["http://", "HTTP://", "https://", "scep", "pkiclient.exe", "http://www.apple.com/DTDs/",
                              "<string>", "</string>", "\\/", "\""])
     src = open(os.path.join(ROOT, "config/loader.cpp"), encoding="utf-8").read()
@@ -289,6 +325,7 @@ def main():
     # Overwrites the seeds it writes; leaves everything else (crash reproducers) in place.
     os.makedirs(os.path.join(CORPUS, "config"), exist_ok=True)
     http_seeds()
+    path_seeds()
     config_seeds()
     plist_seeds()
     profile_seeds()
