@@ -42,7 +42,8 @@ constexpr bool is_unreserved(unsigned c) noexcept {
 
 constexpr char upper_hex[] = "0123456789ABCDEF";
 
-// The path has nothing to normalise: no '%', no '.', no "//", nothing refused.
+// Refused raw bytes anywhere in the path; `simple`: nothing to normalise (no '%', no "//", no
+// segment starting with '.').
 target_status quick_check(std::string_view path, bool& simple) noexcept {
     simple = true;
     char prev = '\0';
@@ -50,7 +51,9 @@ target_status quick_check(std::string_view path, bool& simple) noexcept {
         switch (path_class[static_cast<unsigned char>(ch)]) {
             case plain: break;
             case special:
-                if (ch != '/' || prev == '/') simple = false;
+                // '%' always needs work; '/' only after '/'; '.' only at a segment start (a dot
+                // segment begins there; "profile.plist" has nothing to normalise).
+                if (ch == '%' || prev == '/') simple = false;
                 break;
             case refused: return target_status::backslash;
             default: return target_status::bad_character;
