@@ -10,9 +10,12 @@ namespace {
 // Per-byte class of a path character.
 enum : std::uint8_t {
     plain = 0,    // copied as is
-    special = 1,  // '%', '.', '/': the slow path looks at it
-    refused = 2,  // '\': refused as backslash
-    invalid = 3,  // SP, CTL, DEL, '#': refused as bad_character
+    slash = 1,    // '/'
+    dot = 2,      // '.'
+    percent = 3,  // '%'
+    query = 4,    // '?': the path ends here
+    refused = 5,  // '\': refused as backslash
+    invalid = 6,  // SP, CTL, DEL, '#': refused as bad_character
 };
 
 constexpr std::array<std::uint8_t, 256> path_class = [] {
@@ -21,9 +24,10 @@ constexpr std::array<std::uint8_t, 256> path_class = [] {
     t[0x7f] = invalid;
     t['#'] = invalid;
     t['\\'] = refused;
-    t['%'] = special;
-    t['.'] = special;
-    t['/'] = special;
+    t['%'] = percent;
+    t['.'] = dot;
+    t['/'] = slash;
+    t['?'] = query;
     return t;
 }();
 
@@ -42,25 +46,45 @@ constexpr bool is_unreserved(unsigned c) noexcept {
 
 constexpr char upper_hex[] = "0123456789ABCDEF";
 
-// Refused raw bytes anywhere in the path; `simple`: nothing to normalise (no '%', no "//", no
-// segment starting with '.').
-target_status quick_check(std::string_view path, bool& simple) noexcept {
-    simple = true;
-    char prev = '\0';
-    for (const char ch : path) {
-        switch (path_class[static_cast<unsigned char>(ch)]) {
-            case plain: break;
-            case special:
-                // '%' always needs work; '/' only after '/'; '.' only at a segment start (a dot
-                // segment begins there; "profile.plist" has nothing to normalise).
-                if (ch == '%' || prev == '/') simple = false;
-                break;
-            case refused: return target_status::backslash;
-            default: return target_status::bad_character;
+// One pass over the path: where it ends (the first '?', or the end), refused raw bytes, and
+// whether there is anything to normalise at all (a '%', a "//", or a segment starting with '.';
+// "profile.plist" has nothing to normalise).
+struct scan_result {
+    target_status status = target_status::ok;
+    std::size_t path_end = 0;
+    bool simple = true;
+};
+
+scan_result quick_scan(std::string_view in) noexcept {
+    scan_result r;
+    bool after_slash = false;
+    std::size_t i = 0;
+    for (; i < in.size(); ++i) {
+        const std::uint8_t k = path_class[static_cast<unsigned char>(in[i])];
+        if (k == plain) {
+            after_slash = false;
+            continue;
         }
-        prev = ch;
+        switch (k) {
+            case slash:
+                r.simple &= !after_slash;
+                after_slash = true;
+                break;
+            case dot:
+                r.simple &= !after_slash;
+                after_slash = false;
+                break;
+            case percent:
+                r.simple = false;
+                after_slash = false;
+                break;
+            case query: r.path_end = i; return r;
+            case refused: r.status = target_status::backslash; return r;
+            default: r.status = target_status::bad_character; return r;
+        }
     }
-    return target_status::ok;
+    r.path_end = i;
+    return r;
 }
 
 }  // namespace
@@ -86,12 +110,10 @@ normalized_target normalize_target(std::string_view in, char* out) noexcept {
         return {target_status::ok, 1};
     }
     if (in.empty() || in.front() != '/') return {target_status::not_origin_form, 0};
-    const std::size_t path_end = std::min(in.find('?'), in.size());
-    const std::string_view path = in.substr(0, path_end);
-
-    bool simple = true;
-    if (const auto st = quick_check(path, simple); st != target_status::ok) return {st, 0};
-    if (simple) {
+    const scan_result scan = quick_scan(in);
+    if (scan.status != target_status::ok) return {scan.status, 0};
+    const std::size_t path_end = scan.path_end;
+    if (scan.simple) {
         if (out != in.data()) std::memcpy(out, in.data(), in.size());
         return {target_status::ok, in.size()};
     }

@@ -211,7 +211,7 @@ decision route_table::match(std::size_t listener, const http::request_head& head
             head.target.find('?') == std::string_view::npos ? std::string_view{} : head.target.substr(head.target.find('?') + 1);
         const bool op = query.rfind("operation=", 0) == 0 || query.find("&operation=") != std::string_view::npos;
         const bool scep = (head.method == "GET" || head.method == "POST") && op &&
-                          lr.scep_matchable && path_covers(lr.scep_path, path);
+                          path_covers(lr.scep_path, path) && lr.scep_matchable;
         if (!scep) {
             decision d;
             d.what = lr.redirect.empty() ? decision::kind::forbidden : decision::kind::redirect;
@@ -231,7 +231,7 @@ decision route_table::match(std::size_t listener, const http::request_head& head
                 continue;
             }
         }
-        if (!r.matchable || !path_covers(r.path, path)) continue;
+        if (!path_covers(r.path, path) || !r.matchable) continue;  // (the flag is rarely reached)
         return pick(r, static_cast<std::int32_t>(i), head, in);
     }
     decision d;

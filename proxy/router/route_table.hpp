@@ -117,8 +117,9 @@ private:
 // a prefix ending in '/' covers what is below it ("/mdm/" covers "/mdm/" and "/mdm/x", not
 // "/mdm"). Pure; exposed for tests and the fuzz target.
 constexpr bool path_covers(std::string_view prefix, std::string_view path) noexcept {
-    if (path.size() < prefix.size() || path.substr(0, prefix.size()) != prefix) return false;
-    return path.size() == prefix.size() || prefix.empty() || prefix.back() == '/' || path[prefix.size()] == '/';
+    const std::size_t n = prefix.size();
+    if (path.size() < n || std::char_traits<char>::compare(path.data(), prefix.data(), n) != 0) return false;
+    return path.size() == n || n == 0 || prefix[n - 1] == '/' || path[n] == '/';
 }
 
 // Weighted rendezvous hashing: the index of the target (weights > 0 only) with the highest score
