@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <optional>
 #include <tuple>
 
 namespace atsgate::downstream {
@@ -68,6 +69,17 @@ private:
     using next = exchange_result::next;
     static exchange_result local(std::uint16_t status, bool close) { return {next::answer_locally, status, close}; }
 
+    struct choice {
+        std::size_t index;  // into urt_.members
+        bool panic;         // chosen although no member was usable
+    };
+    // The member for the next attempt, or nullopt when every candidate was tried.
+    std::optional<choice> choose();
+    // Connects a new connection to the chosen member; false (and last_status_) on failure.
+    net::awaitable<bool> connect(const choice& pick, upstream::lease& up);
+    // Maps how both directions ended to what the connection does next.
+    exchange_result conclude(const download_result& d, const upload_result& u, upstream::lease& up);
+
     net::awaitable<upload_result> upload(upstream::lease& up);
     net::awaitable<download_result> download(upstream::lease& up);
     // download's phases
@@ -84,67 +96,37 @@ private:
     const config::upstream& ucfg_;
     const snapshot::upstream_runtime& urt_;
     upstream::balancer& balancer_;
-    http::client_framing framing_{};  // of the response being relayed
-    bool guarding_ = false;           // the URL guard scans this response body
+    std::uint64_t tried_ = 0;          // members that failed to connect in this exchange (first 64)
+    std::uint16_t last_status_ = 502;  // what to answer when no member is left to try
+    bool panicked_ = false;            // this request found no usable member (counted once)
+    http::client_framing framing_{};   // of the response being relayed
+    bool guarding_ = false;            // the URL guard scans this response body
 };
 
 net::awaitable<exchange_result> exchange::run(bool complete) {
     const bool may_retry = complete && http::is_idempotent(h_.method);
-    std::uint64_t tried = 0;  // members that failed to connect in this exchange (first 64)
-    std::uint16_t last_status = 502;
     bool stale_retry_used = false;
-    bool panicked = false;  // this request found no usable member (counted once)
     const std::size_t max_attempts = std::min<std::size_t>(urt_.members.size(), 3) + 1;
 
     for (std::size_t attempt = 0;; ++attempt) {
-        // 1. Choose a member (panic mode when every member is down or ejected: cluster/member_choice.hpp).
-        const auto now = clock::now();
-        const auto choice = cluster::choose_member(
-            balancer_, [&](std::size_t i) { return urt_.members[i].health->usable(now); },
-            [&](std::size_t i) { return i < 64 && (tried & (std::uint64_t{1} << i)) != 0; });
-        if (!choice.index) co_return local(last_status, !complete);
-        const std::size_t pick = *choice.index;
-        if (choice.panic) {
-            if (!panicked) stats::inc(stats_.upstream_unavailable);  // once per request
-            panicked = true;
-            if (balancer_.enter_panic())
-                spdlog::warn("upstream {}: every member is down or ejected; trying them anyway (panic mode)", ucfg_.name);
-        } else if (balancer_.leave_panic()) {
-            spdlog::info("upstream {}: a member is usable again; panic mode over", ucfg_.name);
-        }
-        const snapshot::member_runtime& member = urt_.members[pick];
-
-        // 2. Lease a pooled connection or connect a new one.
-        upstream::pool& pool = c_.worker.upstreams().pool_for(member);
-        upstream::lease up = pool.acquire();
-        if (!up.reused()) {
-            const error_code ec = co_await pool.connect(*up, c_.deadlines, slot_main, ucfg_.connect_timeout);
-            if (ec) {
-                const bool timeout = c_.deadlines.expired(slot_main) == phase::upstream_connect;
-                stats::inc(timeout ? stats_.upstream_timeouts : stats_.upstream_connect_errors);
-                member.health->report_failure(clock::now(), ucfg_.max_fails, ucfg_.fail_timeout);
-                spdlog::warn("upstream {}: connect failed: {}", member.target->id, timeout ? "timeout" : ec.message());
-                last_status = timeout ? 504 : 502;
-                if (pick < 64) tried |= std::uint64_t{1} << pick;
-                // Nothing was sent yet: another member may take the request.
-                if (attempt + 1 < max_attempts) continue;
-                co_return local(last_status, !complete);
-            }
-            if (choice.panic)
-                member.health->readmit();  // it is back: end its ejection now, not at fail_timeout
-            else
-                member.health->report_success();
-            stats::inc(stats_.upstream_connects);
-        } else {
+        // 1. Choose a member; 2. lease a pooled connection or connect a new one.
+        const auto pick = choose();
+        if (!pick) co_return local(last_status_, !complete);
+        const snapshot::member_runtime& member = urt_.members[pick->index];
+        upstream::lease up = c_.worker.upstreams().pool_for(member).acquire();
+        if (up.reused()) {
             stats::inc(stats_.upstream_reuses);
+        } else if (!co_await connect(*pick, up)) {
+            // Nothing was sent yet: another member may take the request.
+            if (attempt + 1 < max_attempts) continue;
+            co_return local(last_status_, !complete);
         }
 
         // 3. Send the head (and the buffered body).
         const auto sent_at = clock::now();
         {
             auto send = c_.deadlines.guard(slot_main, phase::upstream_send, c_.snap.cfg.timeouts.body, up->socket());
-            const error_code ec = co_await up->write_all(rq_.to_upstream);
-            if (ec) {
+            if (const error_code ec = co_await up->write_all(rq_.to_upstream)) {
                 if (up.reused() && !stale_retry_used && may_retry) {
                     stale_retry_used = true;
                     stats::inc(stats_.upstream_retries);
@@ -187,26 +169,67 @@ net::awaitable<exchange_result> exchange::run(bool complete) {
         rq_.upstream_ms = std::chrono::duration<double, std::milli>(clock::now() - sent_at).count();
 
         // 5. What the connection does next.
-        if (rq_.body_status != 0 && !d.head_flushed) {
-            stats::inc(stats_.bad_requests);
-            co_return local(rq_.body_status, true);
-        }
-        if (!d.head_flushed && u.fail == failure::client_timeout) co_return local(408, true);  // RFC 9110 15.5.9
-        if (!d.head_flushed && u.fail == failure::client_io) co_return exchange_result{next::client_gone};
-        if (d.fail == failure::client_io) {
-            stats::inc(stats_.client_aborts);
-            co_return exchange_result{next::client_gone, d.status, false, true, d.body_bytes};
-        }
-        if (!d.head_flushed && d.fail != failure::none) {
-            const bool timeout = d.fail == failure::upstream_timeout;
-            if (timeout) stats::inc(stats_.upstream_timeouts);
-            if (d.fail == failure::bad_response) stats::inc(stats_.upstream_bad_responses);
-            co_return local(timeout ? 504 : 502, !rq_.upload_done);
-        }
-        up.set_reusable(d.upstream_reusable && rq_.upload_done);
-        const bool keep = d.complete && d.keep_client && rq_.upload_done;
-        co_return exchange_result{keep ? next::keep_open : next::close, d.status, false, true, d.body_bytes};
+        co_return conclude(d, u, up);
     }
+}
+
+std::optional<exchange::choice> exchange::choose() {
+    const auto now = clock::now();
+    const auto c = cluster::choose_member(
+        balancer_, [&](std::size_t i) { return urt_.members[i].health->usable(now); },
+        [&](std::size_t i) { return i < 64 && (tried_ & (std::uint64_t{1} << i)) != 0; });
+    if (!c.index) return std::nullopt;
+    if (c.panic) {
+        if (!panicked_) stats::inc(stats_.upstream_unavailable);  // once per request
+        panicked_ = true;
+        if (balancer_.enter_panic())
+            spdlog::warn("upstream {}: every member is down or ejected; trying them anyway (panic mode)", ucfg_.name);
+    } else if (balancer_.leave_panic()) {
+        spdlog::info("upstream {}: a member is usable again; panic mode over", ucfg_.name);
+    }
+    return choice{*c.index, c.panic};
+}
+
+net::awaitable<bool> exchange::connect(const choice& pick, upstream::lease& up) {
+    const snapshot::member_runtime& member = urt_.members[pick.index];
+    upstream::pool& pool = c_.worker.upstreams().pool_for(member);
+    if (const error_code ec = co_await pool.connect(*up, c_.deadlines, slot_main, ucfg_.connect_timeout)) {
+        const bool timeout = c_.deadlines.expired(slot_main) == phase::upstream_connect;
+        stats::inc(timeout ? stats_.upstream_timeouts : stats_.upstream_connect_errors);
+        member.health->report_failure(clock::now(), ucfg_.max_fails, ucfg_.fail_timeout);
+        spdlog::warn("upstream {}: connect failed: {}", member.target->id, timeout ? "timeout" : ec.message());
+        last_status_ = timeout ? 504 : 502;
+        if (pick.index < 64) tried_ |= std::uint64_t{1} << pick.index;
+        co_return false;
+    }
+    if (pick.panic)
+        member.health->readmit();  // it is back: end its ejection now, not at fail_timeout
+    else
+        member.health->report_success();
+    stats::inc(stats_.upstream_connects);
+    co_return true;
+}
+
+exchange_result exchange::conclude(const download_result& d, const upload_result& u, upstream::lease& up) {
+    if (rq_.body_status != 0 && !d.head_flushed) {
+        stats::inc(stats_.bad_requests);
+        return local(rq_.body_status, true);
+    }
+    if (!d.head_flushed && u.fail == failure::client_timeout) return local(408, true);  // RFC 9110 15.5.9
+    if (!d.head_flushed && u.fail == failure::client_io) return exchange_result{next::client_gone};
+    if (d.fail == failure::client_io) {
+        stats::inc(stats_.client_aborts);
+        return exchange_result{next::client_gone, d.status, false, true, d.body_bytes};
+    }
+    if (!d.head_flushed && d.fail != failure::none) {
+        const bool timeout = d.fail == failure::upstream_timeout;
+        if (timeout) stats::inc(stats_.upstream_timeouts);
+        if (d.fail == failure::bad_response) stats::inc(stats_.upstream_bad_responses);
+        return local(timeout ? 504 : 502, !rq_.upload_done);
+    }
+    up.set_reusable(d.upstream_reusable && rq_.upload_done);
+    const bool keep = d.complete && d.keep_client && rq_.upload_done;
+    return exchange_result{keep ? next::keep_open : next::close, d.status, false, true, d.body_bytes};
 }
 
 net::awaitable<upload_result> exchange::upload(upstream::lease& up) {

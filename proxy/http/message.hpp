@@ -1,4 +1,9 @@
 #pragma once
+// proxy/http/: HTTP/1.1 without sockets: the strict llhttp codec (request_parser,
+// response_parser), head serialisation for both hops (rewrite.hpp), atsgate's own answers
+// (local_response.hpp), the client framing and keep-alive decisions (client_framing.hpp) and the
+// plaintext URL guard. Pure: bytes and heads in, bytes and decisions out. May use: std, llhttp.
+//
 // HTTP/1.1 message heads as parsed by request_parser / response_parser. All string_views point
 // into the parser's own storage and stay valid until the parser's next reset() or feed() that
 // starts a new message.

@@ -1,4 +1,9 @@
 #pragma once
+// proxy/net/: the Asio-driven pieces shared by both hops: this TLS stream over a non-blocking
+// socket, the per-connection watchdog with its scoped deadlines (watchdog.hpp), the data-plane
+// executor types (asio.hpp) and net::errc. May use: tls (ossl.hpp RAII), Asio. Used by upstream,
+// cluster, downstream, listener, server.
+//
 // A TLS stream that lets OpenSSL read and write the socket directly (socket BIO on the
 // non-blocking fd) and uses Asio only for readiness: on WANT_READ / WANT_WRITE it awaits
 // socket.async_wait(). Compared with asio::ssl::stream this saves the BIO-pair copy and its two

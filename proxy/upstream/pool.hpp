@@ -1,4 +1,9 @@
 #pragma once
+// proxy/upstream/: one member's side of the upstream hop: the idle-list, balancer and member-health
+// state machines (pure, header-only, unit-tested), the upstream connection and this pool (Asio).
+// It knows nothing of snapshots or workers (proxy/cluster binds pools to them). May use: config,
+// tls, http, net, Asio.
+//
 // One upstream member's connections on one worker thread: the idle keep-alive list (idle_list)
 // plus connecting new ones (TCP, then TLS for https:// members). Owned by the worker, used only on
 // its thread: no locks. Pools live as long as the worker, so leases stay valid across reloads.
