@@ -287,7 +287,8 @@ net::awaitable<const http::request_head*> connection::read_request_head(bool fir
 }
 
 // Routes one request and answers it: locally, or through its upstream. True when the connection
-// may serve another request.
+// may serve another request. A plain function returning the answering coroutine (one coroutine
+// frame less per request on the hot path).
 net::awaitable<bool> connection::respond(const http::request_head& h) {
     ++served_;
     stats::inc(worker_.counters().requests);
@@ -302,12 +303,12 @@ net::awaitable<bool> connection::respond(const http::request_head& h) {
     sticky.client_cert_fingerprint = peer_.fingerprint;
     sticky.random = worker_.random();
     const router::decision route = snap_->routes.match(listener_, h, sticky);
-    if (route.what == router::decision::kind::forward) co_return co_await forward(h, route.upstream);
+    if (route.what == router::decision::kind::forward) return forward(h, route.upstream);
 
     // Answered here. A request body we do not read means the connection cannot continue.
     const bool close = h.body != http::framing::none;
     http::local_response r;
-    std::string location;
+    std::string& location = request_->location;  // outlives this call: reply() runs later
     switch (route.what) {
         case router::decision::kind::static_reply:
             r.status = route.reply->status;
@@ -331,7 +332,7 @@ net::awaitable<bool> connection::respond(const http::request_head& h) {
             break;
         default: r.status = 404; break;
     }
-    co_return co_await reply(&h, r, close);
+    return reply(&h, r, close);
 }
 
 // Sends the request upstream (head + whatever of the body is buffered) and relays the response.
@@ -380,7 +381,8 @@ net::awaitable<bool> connection::forward(const http::request_head& h, std::size_
     }
 
     client_side side{worker_, *snap_, listener_, client_, deadlines_, rq, client_ip_, client_port_, served_};
-    const exchange_result x = co_await forward_request(side, h, upstream, complete);
+    upstream_exchange exchange(side, h, upstream);
+    const exchange_result x = co_await exchange.run(complete);
     switch (x.what) {
         case exchange_result::next::answer_locally: co_return co_await reply(&h, x.status, x.close);
         case exchange_result::next::client_gone:

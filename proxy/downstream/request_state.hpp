@@ -88,6 +88,7 @@ struct request_state {
     std::string to_client;    // client response head + coalesced body
     std::string chunk_head;   // chunk-size line of the upload piece being written
     std::string coalesce;     // TLS upstreams: gathered pieces joined into one record
+    std::string location;     // Location of a redirect atsgate answers itself
     std::vector<net::asio::const_buffer> gather;
     std::vector<std::string_view> own_hosts;
     http::url_guard guard;

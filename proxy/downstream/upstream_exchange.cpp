@@ -27,21 +27,6 @@ using clock = std::chrono::steady_clock;
 // Bytes of each plist/XML/JSON response body the plaintext URL guard scans.
 constexpr std::uint64_t url_guard_budget = 1024 * 1024;
 
-struct download_result {
-    failure fail = failure::none;
-    bool retryable = false;          // nothing of a response arrived and nothing reached the client
-    bool head_flushed = false;       // bytes of the response reached the client
-    bool complete = false;           // the final response was relayed completely
-    bool keep_client = false;        // atsgate told the client the connection stays open
-    bool upstream_reusable = false;  // the upstream connection is clean for another request
-    std::uint16_t status = 0;
-    std::uint64_t body_bytes = 0;
-};
-
-struct upload_result {
-    failure fail = failure::none;
-};
-
 // Appends body spans to `out`, as one chunk when `chunked`.
 void append_body(std::string& out, std::span<const http::body_span> spans, bool chunked) {
     std::size_t total = 0;
@@ -52,58 +37,10 @@ void append_body(std::string& out, std::span<const http::body_span> spans, bool 
     if (chunked) out += http::chunk_trailer;
 }
 
-class exchange {
-public:
-    exchange(client_side& c, const http::request_head& h, std::size_t upstream)
-        : c_(c),
-          rq_(c.request),
-          h_(h),
-          stats_(c.worker.counters()),
-          ucfg_(c.snap.cfg.upstreams[upstream]),
-          urt_(c.snap.upstreams[upstream]),
-          balancer_(c.worker.upstreams().balancer_for(c.snap, upstream)) {}
+}  // namespace
 
-    net::awaitable<exchange_result> run(bool complete);
 
-private:
-    using next = exchange_result::next;
-    static exchange_result local(std::uint16_t status, bool close) { return {next::answer_locally, status, close}; }
-
-    struct choice {
-        std::size_t index;  // into urt_.members
-        bool panic;         // chosen although no member was usable
-    };
-    // The member for the next attempt, or nullopt when every candidate was tried.
-    std::optional<choice> choose();
-    // Connects a new connection to the chosen member; false (and last_status_) on failure.
-    net::awaitable<bool> connect(const choice& pick, upstream::lease& up);
-    // Maps how both directions ended to what the connection does next.
-    exchange_result conclude(const download_result& d, const upload_result& u, upstream::lease& up);
-
-    net::awaitable<upload_result> upload(upstream::lease& up);
-    net::awaitable<download_result> download(upstream::lease& up);
-    // download's phases
-    void start_response(download_result& d);
-    void relay_body(download_result& d);
-    void finish_response();
-    net::awaitable<bool> flush_to_client(download_result& d);
-    download_result& end_download(download_result& d);
-
-    client_side& c_;
-    request_state& rq_;
-    const http::request_head& h_;
-    stats& stats_;
-    const config::upstream& ucfg_;
-    const snapshot::upstream_runtime& urt_;
-    upstream::balancer& balancer_;
-    std::uint64_t tried_ = 0;          // members that failed to connect in this exchange (first 64)
-    std::uint16_t last_status_ = 502;  // what to answer when no member is left to try
-    bool panicked_ = false;            // this request found no usable member (counted once)
-    http::client_framing framing_{};   // of the response being relayed
-    bool guarding_ = false;            // the URL guard scans this response body
-};
-
-net::awaitable<exchange_result> exchange::run(bool complete) {
+net::awaitable<exchange_result> upstream_exchange::run(bool complete) {
     const bool may_retry = complete && http::is_idempotent(h_.method);
     bool stale_retry_used = false;
     const std::size_t max_attempts = std::min<std::size_t>(urt_.members.size(), 3) + 1;
@@ -173,7 +110,7 @@ net::awaitable<exchange_result> exchange::run(bool complete) {
     }
 }
 
-std::optional<exchange::choice> exchange::choose() {
+std::optional<upstream_exchange::choice> upstream_exchange::choose() {
     const auto now = clock::now();
     const auto c = cluster::choose_member(
         balancer_, [&](std::size_t i) { return urt_.members[i].health->usable(now); },
@@ -190,7 +127,7 @@ std::optional<exchange::choice> exchange::choose() {
     return choice{*c.index, c.panic};
 }
 
-net::awaitable<bool> exchange::connect(const choice& pick, upstream::lease& up) {
+net::awaitable<bool> upstream_exchange::connect(const choice& pick, upstream::lease& up) {
     const snapshot::member_runtime& member = urt_.members[pick.index];
     upstream::pool& pool = c_.worker.upstreams().pool_for(member);
     if (const error_code ec = co_await pool.connect(*up, c_.deadlines, slot_main, ucfg_.connect_timeout)) {
@@ -210,7 +147,7 @@ net::awaitable<bool> exchange::connect(const choice& pick, upstream::lease& up) 
     co_return true;
 }
 
-exchange_result exchange::conclude(const download_result& d, const upload_result& u, upstream::lease& up) {
+exchange_result upstream_exchange::conclude(const download_result& d, const upload_result& u, upstream::lease& up) {
     if (rq_.body_status != 0 && !d.head_flushed) {
         stats::inc(stats_.bad_requests);
         return local(rq_.body_status, true);
@@ -232,7 +169,7 @@ exchange_result exchange::conclude(const download_result& d, const upload_result
     return exchange_result{keep ? next::keep_open : next::close, d.status, false, true, d.body_bytes};
 }
 
-net::awaitable<upload_result> exchange::upload(upstream::lease& up) {
+net::awaitable<upload_result> upstream_exchange::upload(upstream::lease& up) {
     auto& p = rq_.parser;
     auto& in = rq_.from_client;
     const bool chunked = h_.body == http::framing::chunked;
@@ -310,7 +247,7 @@ net::awaitable<upload_result> exchange::upload(upstream::lease& up) {
     }
 }
 
-net::awaitable<bool> exchange::flush_to_client(download_result& d) {
+net::awaitable<bool> upstream_exchange::flush_to_client(download_result& d) {
     if (rq_.to_client.empty()) co_return true;
     auto write = c_.deadlines.guard(slot_main, phase::client_body, c_.snap.cfg.timeouts.body, c_.stream.socket());
     if (const error_code ec = co_await c_.stream.write_all(rq_.to_client)) {
@@ -324,7 +261,7 @@ net::awaitable<bool> exchange::flush_to_client(download_result& d) {
     co_return true;
 }
 
-download_result& exchange::end_download(download_result& d) {
+download_result& upstream_exchange::end_download(download_result& d) {
     rq_.download_done = true;
     if (!rq_.upload_done) {
         // The response ended (or failed) before the request body was fully read: stop reading it;
@@ -337,7 +274,7 @@ download_result& exchange::end_download(download_result& d) {
 }
 
 // A final response head arrived: choose the client framing, write the client head to to_client.
-void exchange::start_response(download_result& d) {
+void upstream_exchange::start_response(download_result& d) {
     const http::response_head& rh = rq_.response.head();
     d.status = rh.status;
     framing_ = http::choose_client_framing(h_.method, h_.version_minor, rh);
@@ -380,7 +317,7 @@ void exchange::start_response(download_result& d) {
     }
 }
 
-void exchange::relay_body(download_result&) {
+void upstream_exchange::relay_body(download_result&) {
     const auto spans = rq_.response.body_spans();
     std::size_t total = 0;
     for (const auto& s : spans) total += s.size();
@@ -390,7 +327,7 @@ void exchange::relay_body(download_result&) {
     stats::inc(stats_.bytes_to_clients, total);
 }
 
-void exchange::finish_response() {
+void upstream_exchange::finish_response() {
     if (framing_.relay == http::framing::chunked) rq_.to_client += http::last_chunk;
     if (!guarding_) return;
     rq_.guard.finish();
@@ -403,7 +340,7 @@ void exchange::finish_response() {
     }
 }
 
-net::awaitable<download_result> exchange::download(upstream::lease& up) {
+net::awaitable<download_result> upstream_exchange::download(upstream::lease& up) {
     auto& rp = rq_.response;
     auto& in = rq_.from_upstream;
     rp.reset(h_.method);
@@ -491,14 +428,6 @@ net::awaitable<download_result> exchange::download(upstream::lease& up) {
                 co_return end_download(d);
         }
     }
-}
-
-}  // namespace
-
-net::awaitable<exchange_result> forward_request(client_side& client, const http::request_head& h, std::size_t upstream,
-                                        bool complete) {
-    exchange x(client, h, upstream);
-    co_return co_await x.run(complete);
 }
 
 }  // namespace atsgate::downstream

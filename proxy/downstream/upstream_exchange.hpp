@@ -10,6 +10,7 @@
 
 #include "proxy/downstream/request_state.hpp"
 #include "proxy/downstream/worker_context.hpp"
+#include "proxy/http/client_framing.hpp"
 #include "proxy/http/message.hpp"
 #include "proxy/net/asio.hpp"
 #include "proxy/net/tls_stream.hpp"
@@ -18,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace atsgate::downstream {
@@ -53,10 +55,78 @@ struct exchange_result {
     std::uint64_t body_bytes = 0;
 };
 
-// Forwards the request whose head is `h` (parsed by client.request.parser; the upstream request
-// head and the buffered body are in client.request.to_upstream; `complete`: that is the whole
-// request) to upstream `upstream` of client.snap. Never throws; counts in client.worker's stats.
-net::awaitable<exchange_result> forward_request(client_side& client, const http::request_head& h, std::size_t upstream,
-                                        bool complete);
+// How each direction of the relay ended (internal to the exchange).
+struct download_result {
+    failure fail = failure::none;
+    bool retryable = false;          // nothing of a response arrived and nothing reached the client
+    bool head_flushed = false;       // bytes of the response reached the client
+    bool complete = false;           // the final response was relayed completely
+    bool keep_client = false;        // atsgate told the client the connection stays open
+    bool upstream_reusable = false;  // the upstream connection is clean for another request
+    std::uint16_t status = 0;
+    std::uint64_t body_bytes = 0;
+};
+
+struct upload_result {
+    failure fail = failure::none;
+};
+
+// One request's exchange with upstream `upstream` of client.snap; lives in the caller's frame.
+class upstream_exchange {
+public:
+    upstream_exchange(client_side& c, const http::request_head& h, std::size_t upstream)
+        : c_(c),
+          rq_(c.request),
+          h_(h),
+          stats_(c.worker.counters()),
+          ucfg_(c.snap.cfg.upstreams[upstream]),
+          urt_(c.snap.upstreams[upstream]),
+          balancer_(c.worker.upstreams().balancer_for(c.snap, upstream)) {}
+
+    upstream_exchange(const upstream_exchange&) = delete;
+    upstream_exchange& operator=(const upstream_exchange&) = delete;
+
+    // Forwards the request (parsed by client.request.parser; its upstream head and the buffered
+    // body are in client.request.to_upstream; `complete`: that is the whole request) and relays
+    // the response. Never throws; counts in client.worker's stats.
+    net::awaitable<exchange_result> run(bool complete);
+
+private:
+    using next = exchange_result::next;
+    static exchange_result local(std::uint16_t status, bool close) { return {next::answer_locally, status, close}; }
+
+    struct choice {
+        std::size_t index;  // into urt_.members
+        bool panic;         // chosen although no member was usable
+    };
+    // The member for the next attempt, or nullopt when every candidate was tried.
+    std::optional<choice> choose();
+    // Connects a new connection to the chosen member; false (and last_status_) on failure.
+    net::awaitable<bool> connect(const choice& pick, upstream::lease& up);
+    // Maps how both directions ended to what the connection does next.
+    exchange_result conclude(const download_result& d, const upload_result& u, upstream::lease& up);
+
+    net::awaitable<upload_result> upload(upstream::lease& up);
+    net::awaitable<download_result> download(upstream::lease& up);
+    // download's phases
+    void start_response(download_result& d);
+    void relay_body(download_result& d);
+    void finish_response();
+    net::awaitable<bool> flush_to_client(download_result& d);
+    download_result& end_download(download_result& d);
+
+    client_side& c_;
+    request_state& rq_;
+    const http::request_head& h_;
+    stats& stats_;
+    const config::upstream& ucfg_;
+    const snapshot::upstream_runtime& urt_;
+    upstream::balancer& balancer_;
+    std::uint64_t tried_ = 0;          // members that failed to connect in this exchange (first 64)
+    std::uint16_t last_status_ = 502;  // what to answer when no member is left to try
+    bool panicked_ = false;            // this request found no usable member (counted once)
+    http::client_framing framing_{};   // of the response being relayed
+    bool guarding_ = false;            // the URL guard scans this response body
+};
 
 }  // namespace atsgate::downstream
