@@ -685,6 +685,36 @@ std::string json_quote(std::string_view s) {
 
 std::string printable(std::string_view s) { return one_line(s); }
 
+std::string html_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + s.size() / 8);
+    for (std::size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        switch (c) {
+            case '&': out += "&amp;"; ++i; continue;
+            case '<': out += "&lt;"; ++i; continue;
+            case '>': out += "&gt;"; ++i; continue;
+            case '"': out += "&quot;"; ++i; continue;
+            case '\'': out += "&#39;"; ++i; continue;
+            default: break;
+        }
+        if (c < 0x20 || c == 0x7F) {
+            out += '?';
+            ++i;
+            continue;
+        }
+        const std::size_t n = utf8_length(s, i);
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";  // U+FFFD
+            ++i;
+        } else {
+            out.append(s.substr(i, n));
+            i += n;
+        }
+    }
+    return out;
+}
+
 std::string subject_label(const std::string& subject) { return cn_of(subject); }
 
 report audit(const std::vector<endpoint_facts>& endpoints, std::int64_t now) {

@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -27,6 +28,7 @@ struct input {
 struct settings {
     bool json = false;
     bool help = false;
+    std::string html_path;  // --html FILE: also write the HTML report there
     std::string ca_path;
     std::string sni;
     double timeout_s = 10;
@@ -77,6 +79,13 @@ bool parse_args(const std::vector<std::string_view>& args, settings& st) {
             st.help = true;
         } else if (a == "--json") {
             st.json = true;
+        } else if (a == "--html") {
+            if (!take(v)) return false;
+            if (v.empty()) {
+                usage_error("--html needs a file name");
+                return false;
+            }
+            st.html_path = std::string(v);
         } else if (a == "--ca") {
             if (!take(v)) return false;
             st.ca_path = std::string(v);
@@ -178,6 +187,26 @@ bool read_target_file(const std::string& path, std::vector<input>& inputs) {
     return ok;
 }
 
+// Writes `text` to `path` through a temporary file in the same directory and a rename, so a reader
+// never sees half a report. False with a message on stderr on any error.
+bool write_report(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out || !out.write(text.data(), static_cast<std::streamsize>(text.size())) || !out.flush()) {
+            std::fprintf(stderr, "atsgate probe: --html %s: cannot write\n", path.c_str());
+            std::remove(tmp.c_str());
+            return false;
+        }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::fprintf(stderr, "atsgate probe: --html %s: cannot write\n", path.c_str());
+        std::remove(tmp.c_str());
+        return false;
+    }
+    return true;
+}
+
 bool colour_wanted() {
     const char* no_color = std::getenv("NO_COLOR");  // https://no-color.org: set and non-empty disables
     return ::isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0');
@@ -187,8 +216,8 @@ bool colour_wanted() {
 
 void print_help(std::FILE* out) {
     std::fputs(
-        "usage: atsgate probe [--json] [--ca FILE] [--sni NAME] [--timeout SECONDS] [--concurrency N]\n"
-        "                     [--from-file FILE] [--profile FILE] TARGET...\n"
+        "usage: atsgate probe [--json] [--html FILE] [--ca FILE] [--sni NAME] [--timeout SECONDS]\n"
+        "                     [--concurrency N] [--from-file FILE] [--profile FILE] TARGET...\n"
         "\n"
         "Audits remote servers the way an Apple device connects to them (App Transport Security), like\n"
         "`nscurl --ats-diagnostics`, for a whole fleet of endpoints at once.\n"
@@ -203,12 +232,15 @@ void print_help(std::FILE* out) {
         "                      whole probe is bounded by 8 times that)\n"
         "  --concurrency N     targets probed in parallel (default 8)\n"
         "  --json              machine-readable report (schema in the README)\n"
+        "  --html FILE         also write the report as one self-contained HTML page to FILE, to send to\n"
+        "                      the people who own the servers (same verdicts, matrix and remediation)\n"
         "\n"
         "Checks per target: probe.reachability, probe.tls_versions, probe.ats_default, probe.ems,\n"
         "probe.suites, probe.non_pfs, cert.* (the start-up audit's certificate rules),\n"
         "probe.plaintext_port80, probe.redirect, and an nscurl-style matrix.\n"
         "\n"
-        "exit status: 0 nothing FAILs, 1 something FAILs, 2 usage error or unreadable input\n",
+        "exit status: 0 nothing FAILs, 1 something FAILs, 2 usage error, unreadable input or --html FILE\n"
+        "             not writable\n",
         out);
 }
 
@@ -222,6 +254,14 @@ int command_main(const std::vector<std::string_view>& args) {
     if (st.sources.empty()) {
         usage_error("no TARGET, --from-file or --profile given");
         return exit_usage;
+    }
+    if (!st.html_path.empty()) {  // fail before probing a whole fleet, not after
+        const auto slash = st.html_path.rfind('/');
+        const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : st.html_path.substr(0, slash);
+        if (::access(dir.c_str(), W_OK) != 0) {
+            usage_error("--html " + st.html_path + ": directory " + dir + " is not writable");
+            return exit_usage;
+        }
     }
 
     // Collect every input first: any unreadable input is a usage error before anything is probed.
@@ -289,6 +329,7 @@ int command_main(const std::vector<std::string_view>& args) {
     const std::string text = st.json ? render_json(r) : render_text(r, colour_wanted());
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
+    if (!st.html_path.empty() && !write_report(st.html_path, render_html(r, now, ATSGATE_VERSION_STRING))) return exit_usage;
     return r.failed() ? exit_fail : exit_pass;
 }
 

@@ -4,6 +4,7 @@
 // documented in README "Probing an MDM stack").
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,5 +73,13 @@ std::string render_text(const report& r, bool colour);
 //              "matrix":[{"id":..,"label":..,"result":"pass|fail|unknown","detail":..}]}]}
 // Fields are only ever added, never renamed or removed.
 std::string render_json(const report& r);
+
+// A self-contained HTML report for the people who own the servers (`probe --html FILE`): the same
+// checks, verdicts and matrix as render_text, one section per profile and per target, and each
+// target's remediation lines gathered under "What to fix". No script, no external resource; a
+// Content-Security-Policy <meta> allows only its own stylesheet (by hash). Every peer-controlled
+// string (certificate subjects, evidence, URLs) is HTML-escaped. `generated_at`: unix seconds,
+// `version`: atsgate's version, both printed in the header.
+std::string render_html(const report& r, std::int64_t generated_at, std::string_view version);
 
 }  // namespace atsgate::probe

@@ -8,6 +8,7 @@
 #include "proxy/net/asio.hpp"
 #include "proxy/server/access_sink.hpp"
 #include "proxy/server/admin.hpp"
+#include "proxy/server/dashboard.hpp"
 #include "proxy/server/metrics.hpp"
 #include "proxy/server/sd_notify.hpp"
 #include "proxy/snapshot/store.hpp"
@@ -22,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <ctime>
 #include <exception>
 #include <functional>
@@ -152,6 +154,11 @@ private:
     admin_reply set_weights(std::string_view listener, std::string_view route,
                             const std::vector<std::pair<std::string, std::uint32_t>>& weights);
     admin_reply status();
+    admin_reply dashboard(bool session, unsigned refresh_seconds);
+    // Adds the workers' counters to the dashboard's per-minute series (control thread; every
+    // sample_interval and before each dashboard page).
+    void sample_counters();
+    void schedule_sampling();
     void begin_drain(int sig);
     // Why `next` may not be applied while the admin endpoint stays bound where it is ("" if it may):
     // the loopback-or-token rule of [admin], judged against the address actually bound.
@@ -198,6 +205,11 @@ private:
         std::string message;           // the reply text, bounded
     };
     std::optional<reload_record> last_reload_;
+    std::deque<reload_record> reload_history_;  // newest first, at most max_reload_history
+    static constexpr std::size_t max_reload_history = 10;
+    // Dashboard chart columns: completed handshakes, then refusals by tls::refusal (1..).
+    minute_series series_{tls::refusal_count};
+    asio::steady_timer sample_timer_{control_};
     std::uint64_t reloads_ok_ = 0, reloads_refused_ = 0;
     sd_notifier notify_ = sd_notifier::from_environment();  // Type=notify readiness (sd_notify.hpp)
 };
@@ -323,6 +335,8 @@ admin_reply server::reload(const char* trigger) {
     constexpr std::size_t max_message = 4096;
     rec.message = r.body.size() > max_message ? r.body.substr(0, max_message) + "...\n" : r.body;
     ++(rec.ok ? reloads_ok_ : reloads_refused_);
+    reload_history_.push_front(rec);
+    if (reload_history_.size() > max_reload_history) reload_history_.pop_back();
     last_reload_ = std::move(rec);
     return r;
 }
@@ -522,12 +536,111 @@ admin_reply server::status() {
     return {200, "application/json", j.take() + "\n"};
 }
 
+void server::sample_counters() {
+    std::vector<std::uint64_t> totals(series_.columns(), 0);
+    for (const auto* st : stats_) {
+        totals[0] += downstream::stats::get(st->handshakes);
+        for (std::size_t r = 1; r < tls::refusal_count; ++r) totals[r] += downstream::stats::get(st->refused[r]);
+    }
+    series_.sample(static_cast<std::int64_t>(std::time(nullptr)), totals);
+}
+
+void server::schedule_sampling() {
+    sample_timer_.expires_after(10s);
+    sample_timer_.async_wait([this](const net::error_code& ec) {
+        if (ec || draining_.load()) return;
+        sample_counters();
+        schedule_sampling();
+    });
+}
+
+admin_reply server::dashboard(bool session, unsigned refresh_seconds) {
+    sample_counters();
+    const auto snap = current();
+    dashboard_view v;
+    v.version = ATSGATE_VERSION_STRING;
+    v.generation = snap->generation;
+    v.now = static_cast<std::int64_t>(std::time(nullptr));
+    v.started = started_;
+    v.workers = workers_.size();
+    v.draining = draining_.load();
+    v.session = session;
+    v.refresh_seconds = refresh_seconds;
+    for (std::size_t i = 0; i < snap->cfg.listeners.size(); ++i) {
+        const auto& l = snap->cfg.listeners[i];
+        const bool scep = l.kind == config::listener_kind::scep;
+        dashboard_view::listener dl;
+        dl.name = l.name;
+        dl.kind = scep ? "scep" : "https";
+        dl.address = (l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address) + ":" +
+                     std::to_string(l.port);
+        dl.enforcement = scep ? "" : "strict";
+        for (const auto& f : snap->audit.findings)
+            if (f.endpoint == l.name) dl.findings.push_back(f);
+        v.listeners.push_back(std::move(dl));
+        for (const auto& c : snap->listeners[i].certificates)
+            v.certificates.push_back({l.name, c.subject, c.names, c.key, c.not_after});
+        if (l.upstream_index) {
+            dashboard_view::route r;
+            r.listener = l.name;
+            r.targets.emplace_back(l.upstream, 1);
+            v.routes.push_back(std::move(r));
+        }
+        for (const auto& rt : l.routes) {
+            dashboard_view::route r;
+            r.listener = l.name;
+            r.name = rt.name;
+            r.host = rt.host;
+            r.path = rt.path;
+            for (const auto& t : snap->routes.targets(l.name, rt.name)) r.targets.emplace_back(t.upstream, t.weight);
+            if (rt.name.empty())
+                for (const auto& t : rt.targets) r.targets.emplace_back(t.upstream, t.weight);
+            if (rt.static_reply) r.static_status = rt.static_reply->status;
+            v.routes.push_back(std::move(r));
+        }
+    }
+    const auto mono = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < snap->cfg.upstreams.size(); ++i) {
+        const auto& u = snap->cfg.upstreams[i];
+        for (std::size_t m = 0; m < u.members.size(); ++m) {
+            const auto& h = *snap->upstreams[i].members[m].health;
+            dashboard_view::member dm;
+            dm.upstream = u.name;
+            dm.url = u.members[m].url;
+            dm.weight = u.members[m].weight;
+            dm.health_checks = !u.health_path.empty();
+            dm.healthy = h.active_up();
+            dm.ejected = h.ejected(mono);
+            dm.usable = h.usable(mono);
+            dm.passive_failures = h.passive_failures();
+            dm.ejections = h.ejections();
+            v.members.push_back(std::move(dm));
+        }
+    }
+    for (const auto& r : reload_history_) v.reloads.push_back({r.at, r.trigger, r.ok, r.generation, r.message});
+    for (std::size_t r = 1; r < tls::refusal_count; ++r) {
+        const std::string name(tls::to_string(static_cast<tls::refusal>(r)));
+        v.refusal_reasons.push_back(name);
+        std::uint64_t n = 0;
+        for (const auto* st : stats_) n += downstream::stats::get(st->refused[r]);
+        v.refused_total.emplace_back(name, n);
+    }
+    v.minutes = series_.last_hour(v.now);
+    for (const auto* st : stats_) {
+        v.handshakes += downstream::stats::get(st->handshakes);
+        v.connections_active += downstream::stats::get(st->connections_active);
+        v.requests += downstream::stats::get(st->requests);
+    }
+    return {200, "text/html; charset=utf-8", render_dashboard(v), {}};
+}
+
 void server::begin_drain(int sig) {
     const auto timeout = current()->cfg.server.drain_timeout;
     spdlog::info("{} received: draining (up to {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM", timeout.count());
     notify_.stopping("draining (up to " + std::to_string(timeout.count()) + " ms)");
     checker_.stop();
     rotation_timer_.cancel();
+    sample_timer_.cancel();
     for (auto& wp : workers_) {
         worker* w = wp.get();
         asio::post(w->io, [w] {
@@ -628,6 +741,7 @@ void server::start_serving(const std::map<std::string, std::vector<int>>& fds,
         asio::co_spawn(control_, admin_loop(*admin_, handlers_), [](std::exception_ptr e) { log_exception(e, "admin"); });
     checker_.reconcile(*initial);
     schedule_ticket_rotation();
+    schedule_sampling();
 }
 
 void server::install_admin_handlers() {
@@ -643,6 +757,7 @@ void server::install_admin_handlers() {
         return admin_reply{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
     };
     handlers_.status = [this] { return status(); };
+    handlers_.dashboard = [this](bool session, unsigned refresh) { return dashboard(session, refresh); };
     handlers_.reload = [this] { return reload("admin"); };
     handlers_.weights = [this](std::string_view l, std::string_view r,
                                const std::vector<std::pair<std::string, std::uint32_t>>& w) { return set_weights(l, r, w); };

@@ -756,12 +756,16 @@ std::string http_get(std::uint16_t port, std::string_view target, milliseconds t
 
 std::string http_request(std::uint16_t port, std::string_view method, std::string_view target,
                          std::string_view extra_headers, milliseconds timeout) {
-    const auto deadline = deadline_after(timeout);
-    fd_guard s{tcp_connect(port, deadline)};
-    if (s.fd < 0) fail("connect 127.0.0.1:" + std::to_string(port) + ": " + errno_text(errno));
     std::string req = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
     if (method != "GET" && method != "HEAD") req += "Content-Length: 0\r\n";
     req += std::string(extra_headers) + "Connection: close\r\n\r\n";
+    return http_exchange(port, req, timeout);
+}
+
+std::string http_exchange(std::uint16_t port, std::string_view req, milliseconds timeout) {
+    const auto deadline = deadline_after(timeout);
+    fd_guard s{tcp_connect(port, deadline)};
+    if (s.fd < 0) fail("connect 127.0.0.1:" + std::to_string(port) + ": " + errno_text(errno));
     set_io_timeout(s.fd, remaining(deadline));
     if (::send(s.fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
         fail("send to 127.0.0.1:" + std::to_string(port) + ": " + errno_text(errno));

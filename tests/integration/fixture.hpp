@@ -345,6 +345,8 @@ std::string http_get(std::uint16_t port, std::string_view target, milliseconds t
 // "Content-Length: 0" and "Connection: close".
 std::string http_request(std::uint16_t port, std::string_view method, std::string_view target,
                          std::string_view extra_headers = {}, milliseconds timeout = milliseconds(5000));
+// Sends `request` exactly as given (head and body) and reads until the server closes.
+std::string http_exchange(std::uint16_t port, std::string_view request, milliseconds timeout = milliseconds(5000));
 
 // ---- command-line clients ----------------------------------------------------------------------
 

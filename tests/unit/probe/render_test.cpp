@@ -4,8 +4,11 @@
 #include "probe_fixtures.hpp"
 #include "proxy/probe/judge.hpp"
 #include "proxy/probe/report.hpp"
+#include "tls/html.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <regex>
 
 using namespace atsgate::probe;
 using namespace atsgate::probe::testing;
@@ -99,4 +102,38 @@ TEST_CASE("render: a compliant target's real report", "[probe][render]") {
     CHECK_THAT(text, Catch::Contains("    PASS    TLS 1.2 without PFS  TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, X25519, EMS\n"));
     CHECK_THAT(text, Catch::EndsWith("summary: 1 target(s): 1 passed, 0 failed; 0 fail, 0 warn: COMPLIANT\n"));
     CHECK_FALSE(r.failed());
+}
+
+TEST_CASE("render: HTML report, one section per target, escaped, no script", "[probe][render]") {
+    report r = small_report();
+    r.targets[0].checks.push_back({"cert.chain", status::fail, "CN=<script>alert(1)</script>",
+                                   "issuer \"<img src=x onerror=alert(2)>\"", "serve the intermediate </li><script>"});
+    target_report second;
+    second.target = "https://ok.example.test/";
+    second.address = "192.0.2.11:443";
+    second.checks.push_back({"probe.ems", status::pass, "", "EMS negotiated", ""});
+    second.matrix.push_back({"ats_default", "ATS default", status::pass, "TLSv1.3 TLS_AES_128_GCM_SHA256"});
+    r.targets.push_back(second);
+    const std::string page = render_html(r, 1'900'000'000, "9.9.9");
+    CHECK(page.find("<script") == std::string::npos);
+    CHECK(page.find("<img") == std::string::npos);
+    CHECK(page.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
+    CHECK(page.find("&lt;img src=x onerror=alert(2)&gt;") != std::string::npos);
+    CHECK(page.find("content=\"default-src 'none'; style-src 'sha256-") != std::string::npos);
+    CHECK(page.find("unsafe-inline") == std::string::npos);
+    CHECK_FALSE(std::regex_search(page, std::regex("<[a-z]+[^>]*\\ssrc=")));  // no element loads anything
+    CHECK(page.find("<section class=\"target\" id=\"target-0\" data-result=\"fail\">") != std::string::npos);
+    CHECK(page.find("<section class=\"target\" id=\"target-1\" data-result=\"pass\">") != std::string::npos);
+    CHECK(page.find("<section class=\"profile\" id=\"profile-0\">") != std::string::npos);
+    CHECK(page.find("NOT COMPLIANT: 2 target(s), 1 passed, 1 failed; 1 profile(s), 0 failed; 2 fail, 0 warn.") !=
+          std::string::npos);
+    CHECK(page.find("<h3>What to fix</h3>") != std::string::npos);
+    CHECK(page.find("<code>probe.ems</code>: enable EMS</li>") != std::string::npos);
+    CHECK(page.find("serve the intermediate &lt;/li&gt;&lt;script&gt;") != std::string::npos);
+    CHECK(page.find("TLSv1.3 TLS_AES_128_GCM_SHA256") != std::string::npos);
+    CHECK(page.find("2030-03-17") != std::string::npos);
+    CHECK(page.find("atsgate 9.9.9 probe") != std::string::npos);
+    // The CSP hash covers exactly the inline stylesheet.
+    const auto a = page.find("<style>") + 7, b = page.find("</style>");
+    CHECK(page.find(atsgate::tls::html::csp_hash(page.substr(a, b - a))) != std::string::npos);
 }
