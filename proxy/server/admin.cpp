@@ -99,10 +99,12 @@ admin_reply see_other(std::string_view location) {
     return r;
 }
 
-// A form POST from another site (login CSRF): browsers send Origin on POST and Sec-Fetch-Site.
+// A form POST from another site (login CSRF). Browsers send Sec-Fetch-Site; Origin is "null" on
+// our own form because every admin answer says Referrer-Policy: no-referrer, so it only decides
+// for browsers without Sec-Fetch-Site.
 bool cross_site(const admin_request& rq) {
-    if (!rq.fetch_site.empty() && rq.fetch_site != "same-origin" && rq.fetch_site != "none") return true;
-    return !rq.origin.empty() && rq.origin != "http://" + rq.host;
+    if (!rq.fetch_site.empty()) return rq.fetch_site != "same-origin" && rq.fetch_site != "none";
+    return !rq.origin.empty() && rq.origin != "null" && rq.origin != "http://" + rq.host;
 }
 
 // ?refresh=N (2..3600) for the dashboard's script; 15 otherwise.

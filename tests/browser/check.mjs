@@ -35,7 +35,11 @@ async function inspect(browser, js) {
   const problems = [];
   context.on('request', (r) => requests.push(r.url()));
   const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(m.text()); });
+  // The login page's own 401 is logged as "Failed to load resource"; anything else is a problem.
+  page.on('console', (m) => {
+    const t = m.text();
+    if ((m.type() === 'error' && !/status of 401/.test(t)) || /Content Security Policy/i.test(t)) problems.push(t);
+  });
   page.on('pageerror', (e) => problems.push(String(e)));
 
   let res = await page.goto(spec.url);

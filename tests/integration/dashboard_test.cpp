@@ -90,6 +90,10 @@ TEST_CASE("dashboard: the login form's cookie opens read-only pages only", "[int
     // Another site's form cannot log a browser in.
     CHECK(status_of(http_exchange(port, login_request("token=" + token, "Origin: http://evil.example\r\n"))) == 403);
     CHECK(status_of(http_exchange(port, login_request("token=" + token, "Sec-Fetch-Site: cross-site\r\n"))) == 403);
+    CHECK(status_of(http_exchange(port, login_request("token=" + token, "Sec-Fetch-Site: same-site\r\n"))) == 403);
+    // What chromium sends from our own form (Origin is "null" under Referrer-Policy: no-referrer).
+    CHECK(status_of(http_exchange(port, login_request("token=" + token,
+                                                      "Origin: null\r\nSec-Fetch-Site: same-origin\r\n"))) == 303);
 
     const auto ok = http_exchange(port, login_request("token=" + token, "Origin: http://127.0.0.1\r\n"));
     REQUIRE(status_of(ok) == 303);
@@ -179,7 +183,8 @@ TEST_CASE("dashboard: hostile certificate text is escaped", "[integration][dashb
     CHECK(body.find("<script>alert") == std::string::npos);
     CHECK(body.find("<img") == std::string::npos);
     CHECK(body.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
-    CHECK(body.find("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;") != std::string::npos);
+    // RFC 2253 backslash-escapes the O's quote and angle brackets; what is left is escaped for HTML.
+    CHECK(body.find("&lt;img src=x onerror=alert(2)") != std::string::npos);
 }
 
 TEST_CASE("dashboard: the chart counts refused handshakes, reloads are listed", "[integration][dashboard]") {
