@@ -10,6 +10,7 @@
 #include "proxy/server/admin.hpp"
 #include "proxy/server/dashboard.hpp"
 #include "proxy/server/metrics.hpp"
+#include "proxy/server/ops_metrics.hpp"
 #include "proxy/server/sd_notify.hpp"
 #include "proxy/snapshot/store.hpp"
 
@@ -212,6 +213,7 @@ private:
     asio::steady_timer sample_timer_{control_};
     std::uint64_t reloads_ok_ = 0, reloads_refused_ = 0;
     sd_notifier notify_ = sd_notifier::from_environment();  // Type=notify readiness (sd_notify.hpp)
+    std::int64_t config_loaded_at_ = started_;  // start, or the last applied reload (unix seconds)
 };
 
 bool server::open_new_listeners(const snapshot::snapshot& snap, std::map<std::string, std::vector<int>>& fds,
@@ -337,6 +339,7 @@ admin_reply server::reload(const char* trigger) {
     ++(rec.ok ? reloads_ok_ : reloads_refused_);
     reload_history_.push_front(rec);
     if (reload_history_.size() > max_reload_history) reload_history_.pop_back();
+    if (rec.ok) config_loaded_at_ = rec.at;
     last_reload_ = std::move(rec);
     return r;
 }
@@ -754,6 +757,14 @@ void server::install_admin_handlers() {
         text += "# HELP atsgate_config_generation Generation of the live configuration snapshot.\n"
                 "# TYPE atsgate_config_generation gauge\n";
         text += "atsgate_config_generation " + std::to_string(generation_) + "\n";
+        ops_facts facts;
+        facts.now = static_cast<std::int64_t>(std::time(nullptr));
+        facts.mono = std::chrono::steady_clock::now();
+        facts.started = started_;
+        facts.draining = draining_.load();
+        facts.last_reload_ok = !last_reload_ || last_reload_->ok;
+        facts.last_good_config = config_loaded_at_;
+        text += render_ops_metrics(*current(), facts);
         return admin_reply{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
     };
     handlers_.status = [this] { return status(); };
