@@ -15,6 +15,7 @@
 
 #include "config/diagnostic.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -39,6 +40,9 @@ inline constexpr std::string_view tls_version_any_names[] = {"1.0", "1.1", "1.2"
 enum class log_level { trace, debug, info, warn, error, off };
 inline constexpr std::string_view log_level_names[] = {"trace", "debug", "info", "warn", "error", "off"};
 
+enum class log_format { text, json };
+inline constexpr std::string_view log_format_names[] = {"text", "json"};
+
 // [server]
 struct server_settings {
     // workers = 0. Number of worker threads, each with its own event loop, acceptors and upstream
@@ -52,6 +56,13 @@ struct server_settings {
     // access_log = true. One line per request on stdout (client, method, path, status, bytes,
     // upstream time, TLS version and suite).
     bool access_log = true;
+    // log_format = "text". "text" | "json": the event log (stderr) and the access log (stdout) as
+    // text lines, or as one JSON object per line with the field names the README lists.
+    log_format format = log_format::text;
+    // watch = false. Reload (the same validated, audited, atomic path as SIGHUP) when the config
+    // file or a file it names changes, debounced; Kubernetes' ..data swap of mounted Secrets and
+    // ConfigMaps included. A refused reload keeps the running configuration (log, /status).
+    bool watch = false;
 };
 
 // [timeouts] — every wait on the data plane has a deadline.
@@ -197,6 +208,18 @@ struct route {
     std::map<std::string, source_pos> key_pos;
 };
 
+// An address block ("10.0.0.0/8", "2001:db8::/32"; a single address is /32 or /128).
+struct cidr {
+    bool v6 = false;
+    std::array<std::uint8_t, 16> bytes{};  // network order, host bits zero; IPv4 uses the first 4
+    std::uint8_t prefix = 0;               // 0..32 / 0..128
+    std::string text;                      // as written
+
+    // Whether `addr` (network order; 4 bytes used when !addr_v6) is inside. An IPv4-mapped IPv6
+    // address (::ffff:a.b.c.d) is compared as the IPv4 address.
+    bool contains(bool addr_v6, const std::array<std::uint8_t, 16>& addr) const noexcept;
+};
+
 // [[listener]]
 struct listener {
     std::string name;         // required; unique among listeners; [A-Za-z0-9_.-]{1,64}
@@ -264,6 +287,15 @@ struct listener {
     // redirect = "": origin ("https://mdm.example.com") non-SCEP requests are redirected to (308,
     // path and query kept). Empty: they get 403.
     std::string redirect;
+
+    // PROXY protocol (v1 and v2, detected): proxy_protocol = false. When true, every connection
+    // must start with a PROXY header and come from an address in proxy_protocol_from (required
+    // then); anything else is refused and counted, never served as plain TLS or HTTP. The address
+    // in the header is the client's everywhere (X-Forwarded-For, logs, refusals).
+    bool proxy_protocol = false;
+    // proxy_protocol_from = ["10.0.0.0/8", "2001:db8::/32"]: the load balancers' addresses, as
+    // CIDRs or single addresses; only with proxy_protocol = true.
+    std::vector<cidr> proxy_protocol_from;
 
     source_pos where;  // position of this [[listener]] table header
     std::string key_path;  // "listener[1]": how diagnostics name this table

@@ -203,6 +203,33 @@ std::optional<ip_address> parse_ip(std::string_view text) {
     return out;
 }
 
+std::optional<cidr> parse_cidr(std::string_view text) {
+    const auto slash = text.find('/');
+    const auto ip = parse_ip(text.substr(0, slash));
+    if (!ip) return std::nullopt;
+    const unsigned max = ip->v6 ? 128 : 32;
+    unsigned prefix = max;
+    if (slash != std::string_view::npos) {
+        const std::string_view p = text.substr(slash + 1);
+        if (p.empty() || p.size() > 3 || (p.size() > 1 && p[0] == '0')) return std::nullopt;
+        prefix = 0;
+        for (char c : p) {
+            if (c < '0' || c > '9') return std::nullopt;
+            prefix = prefix * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (prefix > max) return std::nullopt;
+    }
+    // No host bits set past the prefix.
+    for (unsigned bit = prefix; bit < max; ++bit)
+        if (ip->bytes[bit / 8] & (0x80u >> (bit % 8))) return std::nullopt;
+    cidr c;
+    c.v6 = ip->v6;
+    c.bytes = ip->bytes;
+    c.prefix = static_cast<std::uint8_t>(prefix);
+    c.text = std::string(text);
+    return c;
+}
+
 bool is_dns_name(std::string_view text) {
     if (text.empty() || text.size() > 253) return false;
     std::string_view last_label;
@@ -330,3 +357,24 @@ std::optional<std::string_view> closest_match(std::string_view word,
 }
 
 }  // namespace atsgate::config::detail
+
+namespace atsgate::config {
+
+bool cidr::contains(bool addr_v6, const std::array<std::uint8_t, 16>& addr) const noexcept {
+    std::array<std::uint8_t, 16> a = addr;
+    bool a6 = addr_v6;
+    // ::ffff:a.b.c.d is the IPv4 client a.b.c.d (a dual-stack socket's view of it).
+    static constexpr std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (a6 && std::equal(std::begin(mapped), std::end(mapped), a.begin())) {
+        std::copy(a.begin() + 12, a.end(), a.begin());
+        a6 = false;
+    }
+    if (a6 != v6) return false;
+    for (unsigned bit = 0; bit < prefix; ++bit) {
+        const std::uint8_t m = static_cast<std::uint8_t>(0x80u >> (bit % 8));
+        if ((a[bit / 8] & m) != (bytes[bit / 8] & m)) return false;
+    }
+    return true;
+}
+
+}  // namespace atsgate::config

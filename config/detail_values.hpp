@@ -58,6 +58,11 @@ struct ip_address {
 // without brackets and without a zone ("%eth0").
 std::optional<ip_address> parse_ip(std::string_view text);
 
+// "ADDRESS" or "ADDRESS/PREFIX" (0..32 for IPv4, 0..128 for IPv6, decimal without leading zeros);
+// the address as parse_ip() takes it, with every bit past the prefix zero ("10.0.0.1/8" is
+// refused: write "10.0.0.0/8" or "10.0.0.1"). `text` is kept as written.
+std::optional<cidr> parse_cidr(std::string_view text);
+
 // LDH host name: dot-separated labels of 1..63 letters, digits and hyphens, not starting or ending
 // with a hyphen; 253 characters at most; no trailing dot, no wildcard; the last label is not all
 // digits (so "10.0.0.256" is neither an IP nor a name).

@@ -92,6 +92,32 @@ void read_redirect(reader& r, const scope& s, listener& l) {
     }
 }
 
+// proxy_protocol_from: the balancers' addresses; required with proxy_protocol = true (otherwise
+// any client could claim any address), refused without it.
+void read_proxy_protocol(reader& r, const scope& s, listener& l) {
+    const std::string from_key = s.key("proxy_protocol_from");
+    const auto* from_node = s.table.get("proxy_protocol_from");
+    if (auto list = r.read_string_list(s, "proxy_protocol_from")) {
+        for (const auto& e : *list) {
+            if (auto c = detail::parse_cidr(e.value)) {
+                l.proxy_protocol_from.push_back(std::move(*c));
+            } else {
+                r.error(e.where, from_key,
+                        from_key + " entry " + quote(e.value) + " must be an IPv4 or IPv6 address or CIDR block",
+                        "e.g. \"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/32\"; no bits set past the prefix");
+            }
+        }
+    }
+    if (l.proxy_protocol && from_node == nullptr) {
+        const auto* pp = s.table.get("proxy_protocol");
+        r.error(pp != nullptr ? r.pos(pp->source()) : s.where, from_key,
+                from_key + " is required with proxy_protocol = true",
+                "the load balancers' addresses: a client connecting from elsewhere could claim any address");
+    } else if (!l.proxy_protocol && from_node != nullptr) {
+        r.error(r.pos(from_node->source()), from_key, from_key + " needs proxy_protocol = true");
+    }
+}
+
 }  // namespace
 
 listener read_listener(reader& r, std::size_t index, const toml::table& t, references& refs) {
@@ -132,6 +158,7 @@ listener read_listener(reader& r, std::size_t index, const toml::table& t, refer
         refs.endpoints.push_back(endpoint{s.path, s.key("port"), r.pos(s.table.get("port")->source()), l.address, *ip, l.port});
 
     const bool client_auth_refused = std::find(refused.begin(), refused.end(), "client_auth") != refused.end();
+    read_proxy_protocol(r, s, l);
     if (https) {
         read_certificates(r, s, l);
         check_client_auth(r, s, l, client_auth_refused);

@@ -234,6 +234,8 @@ inline constexpr key<server_settings> server_keys[] = {
     duration_key<&server_settings::drain_timeout>("drain_timeout", 0ms, 1h),
     enum_key<&server_settings::level>("log_level", log_level_names),
     bool_key<&server_settings::access_log>("access_log"),
+    enum_key<&server_settings::format>("log_format", log_format_names),
+    bool_key<&server_settings::watch>("watch"),
 };
 
 inline constexpr key<timeout_settings> timeout_keys[] = {
@@ -283,6 +285,8 @@ inline constexpr key<listener> listener_keys[] = {
     enum_key<&listener::cert_format>("client_cert_format", client_cert_format_names, opt.https()),
     text_key<&listener::scep_path>("scep_path", path_prefix, opt.scep()),
     custom_key<listener>("redirect", opt.scep()),  // an https origin, stored without a trailing "/"
+    bool_key<&listener::proxy_protocol>("proxy_protocol"),
+    custom_key<listener>("proxy_protocol_from"),  // CIDRs; required with proxy_protocol = true
 };
 
 inline constexpr key<certificate> certificate_keys[] = {

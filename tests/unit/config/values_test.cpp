@@ -412,3 +412,43 @@ TEST_CASE("config: closest_match (did you mean)", "[config][values]") {
         }
     }
 }
+
+TEST_CASE("config: parse_cidr and cidr::contains", "[config][values]") {
+    struct row {
+        const char* text;
+        bool ok;
+        unsigned prefix;
+    };
+    for (const auto& r : {row{"10.0.0.0/8", true, 8}, row{"192.0.2.7", true, 32}, row{"0.0.0.0/0", true, 0},
+                          row{"2001:db8::/32", true, 32}, row{"::1", true, 128}, row{"::/0", true, 0},
+                          row{"10.0.0.1/8", false, 0}, row{"10.0.0.0/33", false, 0}, row{"10.0.0.0/", false, 0},
+                          row{"10.0.0.0/08", false, 0}, row{"10.0.0.0/-1", false, 0}, row{"2001:db8::/129", false, 0},
+                          row{"2001:db8::1/32", false, 0}, row{"lb.example.com", false, 0}, row{"", false, 0}}) {
+        DYNAMIC_SECTION(r.text) {
+            const auto c = atsgate::config::detail::parse_cidr(r.text);
+            CHECK(c.has_value() == r.ok);
+            if (c) {
+                CHECK(c->prefix == r.prefix);
+                CHECK(c->text == r.text);
+            }
+        }
+    }
+    auto addr = [](const char* text) { return *atsgate::config::detail::parse_ip(text); };
+    auto in = [&](const char* block, const char* a) {
+        const auto c = *atsgate::config::detail::parse_cidr(block);
+        const auto ip = addr(a);
+        return c.contains(ip.v6, ip.bytes);
+    };
+    CHECK(in("10.0.0.0/8", "10.255.1.2"));
+    CHECK_FALSE(in("10.0.0.0/8", "11.0.0.1"));
+    CHECK(in("192.0.2.7", "192.0.2.7"));
+    CHECK_FALSE(in("192.0.2.7", "192.0.2.8"));
+    CHECK(in("10.1.0.0/17", "10.1.127.255"));
+    CHECK_FALSE(in("10.1.0.0/17", "10.1.128.0"));
+    CHECK(in("0.0.0.0/0", "203.0.113.9"));
+    CHECK_FALSE(in("0.0.0.0/0", "2001:db8::1"));  // families never match across
+    CHECK(in("2001:db8::/32", "2001:db8:ffff::1"));
+    CHECK_FALSE(in("2001:db8::/32", "2001:db9::1"));
+    CHECK(in("10.0.0.0/8", "::ffff:10.2.3.4"));  // IPv4-mapped: compared as IPv4
+    CHECK_FALSE(in("::/0", "::ffff:10.2.3.4"));
+}
