@@ -8,6 +8,8 @@
 // (framing, local replies, peer facts) live in proxy/http and tls/.
 #include "proxy/downstream/connection.hpp"
 
+#include "proxy/downstream/proxy_header.hpp"
+
 #include "proxy/downstream/request_state.hpp"
 #include "proxy/downstream/upstream_exchange.hpp"
 #include "proxy/http/local_response.hpp"
@@ -458,6 +460,30 @@ net::awaitable<void> serve(net::tcp_socket socket, net::tcp::endpoint peer, std:
             if (slots != nullptr) slots->release();  // taken by the accept loop
         }
     } guard{st, worker.slots()};
+    const auto& lc = snap->cfg.listeners[listener];
+    if (lc.proxy_protocol) {
+        // Before TLS or HTTP: only the balancers may connect, and only with a PROXY header; its
+        // address is the client's from here on (X-Forwarded-For, logs, refusals).
+        proxy_outcome pp;
+        if (!trusted_proxy_source(lc, peer))
+            pp.refusal = static_cast<std::size_t>(proxy_refusal::untrusted_source);
+        else
+            pp = co_await read_proxy_header(socket, peer, snap->cfg.timeouts.handshake);
+        if (pp.refusal != 0) {
+            stats::inc(st.proxy_refused[pp.refusal]);
+            const bool quiet = pp.refusal == static_cast<std::size_t>(proxy_refusal::closed) ||
+                               pp.refusal == static_cast<std::size_t>(proxy_refusal::timeout);
+            spdlog::log(quiet ? spdlog::level::debug : spdlog::level::info,
+                        "proxy protocol refused: peer={}:{} listener={} reason={}", peer.address().to_string(),
+                        peer.port(), lc.name, proxy_refusal_name(pp.refusal));
+            net::error_code ec;
+            socket.close(ec);
+            co_return;
+        }
+        stats::inc(st.proxy_headers);
+        if (pp.own_endpoints) stats::inc(st.proxy_local);
+        peer = pp.client;
+    }
     connection c(std::move(socket), peer, std::move(snap), listener, worker);
     co_await c.run();
 }

@@ -3,6 +3,7 @@
 // relaxed load + store, no locked instruction); the admin endpoint and the shutdown report read
 // them from another thread, hence atomics.
 
+#include "proxy/downstream/proxy_header.hpp"
 #include "tls/handshake_gate.hpp"
 
 #include <array>
@@ -51,6 +52,12 @@ struct stats {
     counter plaintext_locations{0};  // http:// Location to a foreign host left untouched (logged)
     counter bytes_from_clients{0};   // request body bytes forwarded
     counter bytes_to_clients{0};     // response body bytes forwarded
+    // PROXY protocol listeners: connections refused by proxy_refusal slot (proxy_header.hpp;
+    // index 0 unused), headers accepted, and of those the ones without an address (the balancer's
+    // own LOCAL / UNKNOWN health checks).
+    std::array<counter, proxy_refusal_count> proxy_refused{};
+    counter proxy_headers{0};
+    counter proxy_local{0};
 
     static void inc(counter& c, std::uint64_t n = 1) noexcept {
         c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

@@ -128,6 +128,21 @@ std::string render_metrics(const std::vector<const stats*>& ws) {
            sum(ws, [](const stats& s) -> const stats::counter& { return s.bytes_from_clients; }));
     metric(out, "atsgate_response_body_bytes_total", "counter", "Response body bytes forwarded to clients.",
            sum(ws, [](const stats& s) -> const stats::counter& { return s.bytes_to_clients; }));
+    metric(out, "atsgate_proxy_protocol_headers_total", "counter",
+           "PROXY protocol headers accepted (listeners with proxy_protocol = true).",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.proxy_headers; }));
+    metric(out, "atsgate_proxy_protocol_local_total", "counter",
+           "Accepted PROXY headers without a client address (LOCAL / UNKNOWN: the balancer's health checks).",
+           sum(ws, [](const stats& s) -> const stats::counter& { return s.proxy_local; }));
+    out += "# HELP atsgate_proxy_protocol_refused_total Connections refused on PROXY protocol listeners, by reason.\n";
+    out += "# TYPE atsgate_proxy_protocol_refused_total counter\n";
+    for (std::size_t r = 1; r < downstream::proxy_refusal_count; ++r) {
+        out += "atsgate_proxy_protocol_refused_total{reason=\"";
+        out += downstream::proxy_refusal_name(r);
+        out += "\"} ";
+        out += std::to_string(sum(ws, [r](const stats& s) -> const stats::counter& { return s.proxy_refused[r]; }));
+        out += '\n';
+    }
     return out;
 }
 
