@@ -374,6 +374,9 @@ struct admin_settings {
 
 struct config {
     std::string path;  // the file it was read from, as given on the command line
+    // Every file the configuration names (certificates, keys, CA bundles, ticket keys, static
+    // files, the admin token file), absolute, in the order read: what server.watch watches.
+    std::vector<std::string> files;
     server_settings server;
     timeout_settings timeouts;
     limit_settings limits;

@@ -65,6 +65,7 @@ load_result load_string(std::string_view toml_text, const std::string& path) {
         config out;
         out.path = path;
         read_root(r, root, out);
+        out.files = r.files();
         result.value = std::move(out);
     } catch (const toml::parse_error& e) {
         r.error(r.pos(e.source()), {}, "TOML syntax error: " + one_line(e.description()));

@@ -415,6 +415,7 @@ std::optional<std::string> reader::read_path(const scope& s, std::string_view ke
         error(pos(v->source()), s.key(key), s.key(key) + ": cannot read " + quote_path(abs) + ": " + *reason);
         return std::nullopt;
     }
+    if (std::find(files_.begin(), files_.end(), abs) == files_.end()) files_.push_back(abs);
     return abs;
 }
 

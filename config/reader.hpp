@@ -116,6 +116,8 @@ public:
                                          bool required = false);
     // A file path: non-empty, resolved against the config file's directory, readable.
     std::optional<std::string> read_path(const scope& s, std::string_view key, bool required);
+    // The files read_path() accepted so far (absolute): config::files, for server.watch.
+    const std::vector<std::string>& files() const noexcept { return files_; }
     // A non-empty array of non-empty, distinct strings (meaning checked later, e.g. by tls/).
     std::optional<std::vector<positioned>> read_string_list(const scope& s, std::string_view key,
                                                             bool required = false);
@@ -142,6 +144,7 @@ private:
 
     std::string path_;
     std::filesystem::path base_dir_;
+    std::vector<std::string> files_;  // every path read_path() accepted, in order, without duplicates
     diagnostics diags_;
 };
 

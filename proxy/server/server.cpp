@@ -9,6 +9,7 @@
 #include "proxy/server/access_sink.hpp"
 #include "proxy/server/admin.hpp"
 #include "proxy/server/dashboard.hpp"
+#include "proxy/server/file_watch.hpp"
 #include "proxy/server/metrics.hpp"
 #include "proxy/server/ops_metrics.hpp"
 #include "proxy/server/sd_notify.hpp"
@@ -27,6 +28,7 @@
 #include <deque>
 #include <ctime>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -214,6 +216,10 @@ private:
     std::uint64_t reloads_ok_ = 0, reloads_refused_ = 0;
     sd_notifier notify_ = sd_notifier::from_environment();  // Type=notify readiness (sd_notify.hpp)
     std::int64_t config_loaded_at_ = started_;  // start, or the last applied reload (unix seconds)
+    std::unique_ptr<file_watch> watch_;  // server.watch = true: reload when a named file changes
+    // Starts, re-targets or stops watch_ after the start and every reload (the file set follows the
+    // live configuration; the current contents become the baseline).
+    void rewatch();
 };
 
 bool server::open_new_listeners(const snapshot::snapshot& snap, std::map<std::string, std::vector<int>>& fds,
@@ -321,6 +327,23 @@ void server::apply_runtime_settings(const snapshot::snapshot& snap) {
     if (snap.cfg.admin) handlers_.token = snap.cfg.admin->token;
 }
 
+void server::rewatch() {
+    const auto snap = current();
+    if (!snap->cfg.server.watch || draining_.load()) {
+        if (watch_) watch_->stop();
+        return;
+    }
+    if (!watch_)
+        watch_ = std::make_unique<file_watch>(control_, std::chrono::milliseconds(500), [this](const std::string& what) {
+            spdlog::info("watch: {} changed: reloading {}", what, path_);
+            reload("watch");
+        });
+    std::vector<std::string> files{std::filesystem::absolute(path_).lexically_normal().string()};
+    files.insert(files.end(), snap->cfg.files.begin(), snap->cfg.files.end());
+    std::string error;
+    if (!watch_->watch(std::move(files), error)) spdlog::error("watch: cannot watch the configuration's files: {}", error);
+}
+
 admin_reply server::reload(const char* trigger) {
     const bool notify = !draining_.load();  // no READY=1 after STOPPING=1
     if (notify) notify_.reloading(std::string("reloading (") + trigger + ")");
@@ -340,6 +363,7 @@ admin_reply server::reload(const char* trigger) {
     reload_history_.push_front(rec);
     if (reload_history_.size() > max_reload_history) reload_history_.pop_back();
     if (rec.ok) config_loaded_at_ = rec.at;
+    rewatch();
     last_reload_ = std::move(rec);
     return r;
 }
@@ -641,6 +665,7 @@ void server::begin_drain(int sig) {
     const auto timeout = current()->cfg.server.drain_timeout;
     spdlog::info("{} received: draining (up to {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM", timeout.count());
     notify_.stopping("draining (up to " + std::to_string(timeout.count()) + " ms)");
+    if (watch_) watch_->stop();
     checker_.stop();
     rotation_timer_.cancel();
     sample_timer_.cancel();
@@ -840,6 +865,7 @@ void server::on_signal(const net::error_code& ec, int sig) {
 
 // Every socket is bound and the workers run: tell the service manager (Type=notify).
 void server::notify_ready() {
+    rewatch();  // server.watch: start watching the configuration's files
     if (!notify_.error().empty()) spdlog::warn("{}: not notifying the service manager", notify_.error());
     if (const auto nec = notify_.ready("serving generation " + std::to_string(generation_)))
         spdlog::warn("NOTIFY_SOCKET {}: {}", notify_.address(), nec.message());

@@ -543,6 +543,7 @@ std::string to_toml(const config_spec& c) {
     t += "drain_timeout = " + toml_string(c.drain_timeout) + "\n";
     t += "log_level = " + toml_string(c.log_level) + "\n";
     t += "access_log = true\n";
+    if (!c.server_extra.empty()) t += c.server_extra + "\n";
     if (!c.timeouts.empty()) t += "\n[timeouts]\n" + c.timeouts + "\n";
     if (!c.limits.empty()) t += "\n[limits]\n" + c.limits + "\n";
     for (const auto& l : c.listeners) {

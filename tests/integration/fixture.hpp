@@ -182,6 +182,7 @@ struct config_spec {
     unsigned workers = 2;
     std::string drain_timeout = "10s";
     std::string log_level = "info";
+    std::string server_extra;  // more lines inside [server] (e.g. watch = true)
     std::string timeouts;  // body of [timeouts] ("" = section omitted)
     std::string limits;    // body of [limits]
     std::vector<listener_spec> listeners;
