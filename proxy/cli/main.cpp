@@ -7,6 +7,7 @@
 
 #include "config/loader.hpp"
 #include "proxy/probe/command.hpp"
+#include "proxy/server/log_format.hpp"
 #include "proxy/server/server.hpp"
 #include "proxy/snapshot/snapshot.hpp"
 #include "tls/audit.hpp"
@@ -235,6 +236,7 @@ int cmd_run(const options& o) {
         return exit_audit;
     }
     atsgate::server::set_log_level(built.value->cfg.server.level);
+    atsgate::server::set_event_log_format(built.value->cfg.server.format);
     if (built.audit.any(tls::status::warn)) {
         for (const auto& f : built.audit.findings)
             if (f.result == tls::status::warn)

@@ -17,6 +17,7 @@
 #include "proxy/http/rewrite.hpp"
 #include "proxy/net/tls_stream.hpp"
 #include "proxy/net/watchdog.hpp"
+#include "tls/audit.hpp"
 #include "tls/handshake_gate.hpp"
 #include "tls/peer_info.hpp"
 
@@ -436,6 +437,20 @@ void connection::log_access(const http::request_head* h, std::uint16_t status, s
     spdlog::logger* log = worker_.access_log();
     if (log == nullptr) return;
     const double total_ms = std::chrono::duration<double, std::milli>(clock::now() - request_->started).count();
+    if (worker_.access_log_json()) {
+        // The fields after "time" (the logger's pattern writes it and the braces); README "Logs".
+        const bool head = h != nullptr;
+        log->info("\"client\":{},\"method\":{},\"target\":{},\"version\":{},\"status\":{},\"bytes\":{},"
+                  "\"rt\":{:.3f},\"ut\":{:.3f},\"tls_version\":{},\"tls_cipher\":{},\"listener\":{}",
+                  tls::json_quote(client_ip_), head ? tls::json_quote(h->method) : "null",
+                  head ? tls::json_quote(h->target) : "null",
+                  head ? tls::json_quote("HTTP/" + std::to_string(h->version_major) + "." +
+                                         std::to_string(h->version_minor))
+                       : "null",
+                  status, head ? bytes : 0, total_ms / 1000.0, head ? request_->upstream_ms / 1000.0 : 0.0,
+                  tls::json_quote(peer_.version), tls::json_quote(peer_.cipher), tls::json_quote(listener_cfg().name));
+        return;
+    }
     if (h != nullptr) {
         log->info("{} \"{} {} HTTP/{}.{}\" {} {} rt={:.3f} ut={:.3f} {} {} listener={}", client_ip_, h->method,
                   h->target, h->version_major, h->version_minor, status, bytes, total_ms / 1000.0,

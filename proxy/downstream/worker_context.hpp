@@ -38,6 +38,9 @@ public:
     // Access log (one line per request), or null when disabled. Not owned.
     spdlog::logger* access_log() const noexcept { return access_log_; }
     void set_access_log(spdlog::logger* l) noexcept { access_log_ = l; }
+    // log_format = "json": access log lines are written as JSON fields (the logger's pattern wraps them).
+    bool access_log_json() const noexcept { return access_log_json_; }
+    void set_access_log_json(bool json) noexcept { access_log_json_ = json; }
 
     // The process-wide connection slots (set by the server before any connection runs; null in
     // tests that build a worker_context alone). Not owned.
@@ -87,6 +90,7 @@ private:
     registry registry_;
     spdlog::logger* access_log_ = nullptr;
     connection_slots* slots_ = nullptr;
+    bool access_log_json_ = false;
     bool draining_ = false;
     std::uint64_t rng_;
     snapshot::cache* snapshots_ = nullptr;  // not owned (the worker's)

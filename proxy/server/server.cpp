@@ -10,6 +10,7 @@
 #include "proxy/server/admin.hpp"
 #include "proxy/server/dashboard.hpp"
 #include "proxy/server/file_watch.hpp"
+#include "proxy/server/log_format.hpp"
 #include "proxy/server/metrics.hpp"
 #include "proxy/server/ops_metrics.hpp"
 #include "proxy/server/sd_notify.hpp"
@@ -319,10 +320,16 @@ void server::close_removed(const snapshot::snapshot& snap) {
 
 void server::apply_runtime_settings(const snapshot::snapshot& snap) {
     set_log_level(snap.cfg.server.level);
+    set_event_log_format(snap.cfg.server.format);
     const bool access = snap.cfg.server.access_log;
     for (auto& wp : workers_) {
         worker* w = wp.get();
-        asio::post(w->io, [w, access] { w->ctx.set_access_log(access ? w->access_log.get() : nullptr); });
+        const auto format = snap.cfg.server.format;
+        asio::post(w->io, [w, access, format] {
+            set_access_log_format(*w->access_log, format);
+            w->ctx.set_access_log_json(format == config::log_format::json);
+            w->ctx.set_access_log(access ? w->access_log.get() : nullptr);
+        });
     }
     if (snap.cfg.admin) handlers_.token = snap.cfg.admin->token;
 }
@@ -704,7 +711,8 @@ void server::create_workers(const config::config& cfg) {
         auto w = std::make_unique<worker>(0x9E3779B97F4A7C15ull * (i + 1) ^ static_cast<std::uint64_t>(::getpid()));
         auto sink = std::make_shared<access_sink>(STDOUT_FILENO);
         w->access_log = std::make_shared<spdlog::logger>("access", std::move(sink));
-        w->access_log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %v");
+        set_access_log_format(*w->access_log, cfg.server.format);
+        w->ctx.set_access_log_json(cfg.server.format == config::log_format::json);
         w->access_log->set_level(spdlog::level::info);
         w->access_log->flush_on(spdlog::level::off);
         w->ctx.set_access_log(cfg.server.access_log ? w->access_log.get() : nullptr);
