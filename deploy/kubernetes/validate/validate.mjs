@@ -77,6 +77,7 @@ function policyErrors(objs) {
     const drain = m ? Number(m[1]) : 30;
     need(pause + drain < grace, `preStop ${pause}s + drain_timeout ${drain}s must be < terminationGracePeriodSeconds ${grace}s`);
     need(/^\s*ticket_key_file\s*=/m.test(toml), "replicas must share ticket keys (ticket_key_file)");
+    need(/^\s*watch\s*=\s*true/m.test(toml), "watch = true: certificate renewals (Secret swaps) must be picked up");
   }
   // A PodDisruptionBudget and a Service selecting the pods.
   const labels = spec.template?.metadata?.labels ?? {};
