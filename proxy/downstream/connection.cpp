@@ -447,7 +447,7 @@ void connection::log_access(const http::request_head* h, std::uint16_t status, s
                   head ? tls::json_quote("HTTP/" + std::to_string(h->version_major) + "." +
                                          std::to_string(h->version_minor))
                        : "null",
-                  status, head ? bytes : 0, total_ms / 1000.0, head ? request_->upstream_ms / 1000.0 : 0.0,
+                  status, bytes, total_ms / 1000.0, head ? request_->upstream_ms / 1000.0 : 0.0,
                   tls::json_quote(peer_.version), tls::json_quote(peer_.cipher), tls::json_quote(listener_cfg().name));
         return;
     }
