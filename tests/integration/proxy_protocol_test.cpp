@@ -208,6 +208,9 @@ TEST_CASE("proxy protocol: a missing, malformed or tampered header and an untrus
     auto cfg = pp_config(env, be);
     cfg.timeouts = "handshake = \"1s\"";
     proxy px(env, cfg);
+    // The fixture's readiness probe (a TCP connect from 127.0.0.1, not in proxy_protocol_from) is
+    // refused as untrusted_source: let it be counted before counting anything else.
+    REQUIRE(px.wait_for_counter(refused("untrusted_source"), 1) == 1);
     struct row {
         const char* label;
         std::vector<std::string> args;
@@ -303,7 +306,7 @@ TEST_CASE("proxy protocol: HAProxy in front with send-proxy-v2 and send-proxy (a
     CHECK(px.wait_for_counter("atsgate_proxy_protocol_local_total", 1, 10000ms) >= 1);
     // A client going around HAProxy, straight to atsgate, is refused. (The fixture's readiness
     // probe, a TCP connect from 127.0.0.1, was one too.)
-    const auto before = px.counter(refused("untrusted_source"));
+    const auto before = px.wait_for_counter(refused("untrusted_source"), 1);
     CHECK(run_client(env, px.port(), {"--source", "127.0.0.2"}).exit_code == 3);
     CHECK(px.wait_for_counter(refused("untrusted_source"), before + 1) == before + 1);
 }
