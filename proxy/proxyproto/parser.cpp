@@ -97,16 +97,14 @@ result parse_v1(std::span<const std::uint8_t> data) noexcept {
     for (std::size_t i = 0; i < limit; ++i) {
         const std::uint8_t c = data[i];
         if (c == '\r') {
-            if (i + 1 < data.size()) {
-                if (data[i + 1] != '\n') return invalid(errc::v1_malformed);
-                if (i + 2 > max_v1_length) return invalid(errc::v1_too_long);
-                end = i;
-                found = true;
-                break;
-            }
-            // CR is the last byte received: the LF may follow (if it fits in 107 bytes).
+            // Too long first, whatever follows: the reason must not depend on how the bytes were
+            // split across reads (found by fuzz_proxyproto).
             if (i + 2 > max_v1_length) return invalid(errc::v1_too_long);
-            return need_more();
+            if (i + 1 >= data.size()) return need_more();  // the LF may follow
+            if (data[i + 1] != '\n') return invalid(errc::v1_malformed);
+            end = i;
+            found = true;
+            break;
         }
         if (c < 0x20 || c > 0x7E) return invalid(errc::v1_malformed);
     }

@@ -189,6 +189,9 @@ TEST_CASE("proxyproto v1: refused headers, each with its reason", "[unit][proxyp
         {"port 6 digits", "PROXY TCP4 1.2.3.4 5.6.7.8 000001 2\r\n", errc::v1_bad_port},
         {"108 bytes without CRLF", "PROXY UNKNOWN " + std::string(94, 'x'), errc::v1_too_long},
         {"CRLF at bytes 107-108", "PROXY UNKNOWN " + std::string(92, 'x') + "\r\n", errc::v1_too_long},
+        // fuzz_proxyproto: a CR at byte 107 followed by something else than LF was v1_malformed as a
+        // whole but v1_too_long when the read ended at the CR.
+        {"CR at byte 107 then junk", "PROXY UNKNOWN " + std::string(92, '<') + "\r.238\n", errc::v1_too_long},
         {"TCP6 line of 108 bytes", "PROXY TCP6 " + max6 + " " + max6 + " 65535 65535 " + std::string(3, 'x') + "\r\n", errc::v1_too_long},
         {"TCP6 line of 107 bytes with an extra field", "PROXY TCP6 " + max6 + " " + max6 + " 65535 65535 xx\r\n", errc::v1_malformed},
     };
