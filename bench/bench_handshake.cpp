@@ -55,7 +55,7 @@ struct server_setup {
         l.certificates.push_back(std::move(c));
         l.trust = dir.write_chain("trust.pem", {&root}).string();
         config::diagnostics diags;
-        built = tls::build_listener_tls(l, 0, diags, &keys);
+        built = tls::build_listener_tls(l, diags, &keys);
         if (!built.context) throw std::runtime_error("bench: server context could not be built");
         if (auto_chain) {
             SSL_CTX* sc = built.context->ctx.get();

@@ -162,7 +162,6 @@ struct certificate {
     // ("*.example.com"). Empty: the DNS names of the certificate's subjectAltName (decided by tls/).
     std::vector<positioned> names;
     bool shorthand = false;         // written as the listener's own cert/key keys
-    bool shorthand_offset = false;  // a shorthand precedes it: its [[listener.certificate]] index is one less
     source_pos where;
     std::string key_path;  // "listener[0].certificate[1]"; the listener's own ("listener[0]") for the shorthand
     std::map<std::string, source_pos> key_pos;

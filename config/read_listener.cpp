@@ -51,7 +51,6 @@ void read_certificates(reader& r, const scope& s, listener& l) {
         const scope cs{*ct, s.key("certificate[" + std::to_string(i) + "]"), r.pos(ct->source())};
         r.check_keys(cs, schema::certificate_key_names, "[[listener.certificate]]");
         l.certificates.push_back(read_certificate(r, cs));
-        l.certificates.back().shorthand_offset = has_cert || has_key;
     }
     // `certificate = []` is no certificate at all (the shorthand aside): never a silent no-op.
     r.report_empty_array(s, "certificate", "certificate",

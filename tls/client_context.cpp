@@ -6,18 +6,10 @@
 
 namespace atsgate::tls {
 
-namespace {
-config::source_pos pos_of(const config::upstream& u, const char* key) {
-    auto it = u.key_pos.find(key);
-    return it != u.key_pos.end() ? it->second : u.where;
-}
-}  // namespace
-
-ossl::ptr<SSL_CTX> build_upstream_tls(const config::upstream& u, std::size_t index, config::diagnostics& diags) {
-    const std::string base = "upstream[" + std::to_string(index) + "]";
+ossl::ptr<SSL_CTX> build_upstream_tls(const config::upstream& u, config::diagnostics& diags) {
     auto fail = [&](const char* key, std::string message) {
-        diags.push_back(config::diagnostic{config::severity::error, pos_of(u, key), base + "." + key,
-                                           base + "." + key + ": " + std::move(message), {}});
+        auto [where, kp] = config::origin_of(u, key);
+        diags.push_back(config::diagnostic{config::severity::error, std::move(where), kp, kp + ": " + std::move(message), {}});
         return ossl::ptr<SSL_CTX>{};
     };
     auto ctx = ossl::own(SSL_CTX_new(TLS_client_method()));

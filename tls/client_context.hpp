@@ -11,10 +11,10 @@
 
 namespace atsgate::tls {
 
-// Builds the client SSL_CTX for upstream `u` (index `index`, for key paths). Errors (unreadable CA
+// Builds the client SSL_CTX for upstream `u`. Errors (unreadable CA
 // bundle, a cipher string OpenSSL refuses) are appended to `diags` with the config position and
 // null is returned. Verification, when tls_verify is set: the chain against tls_ca (or the system
 // store) and the name, which the connection sets per member (SSL_set1_host).
-ossl::ptr<SSL_CTX> build_upstream_tls(const config::upstream& u, std::size_t index, config::diagnostics& diags);
+ossl::ptr<SSL_CTX> build_upstream_tls(const config::upstream& u, config::diagnostics& diags);
 
 }  // namespace atsgate::tls

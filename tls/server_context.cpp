@@ -19,18 +19,12 @@ using config::diagnostic;
 using config::diagnostics;
 using config::severity;
 
-std::string key_path_of(std::size_t index, std::string_view key) {
-    std::string s = "listener[" + std::to_string(index) + "]";
-    if (!key.empty()) {
-        s += '.';
-        s += key;
-    }
-    return s;
-}
+// Where a key was written and how diagnostics name it: the config knows its own layout.
+config::origin at(const config::listener& l, std::string_view key) { return config::origin_of(l, key); }
 
-config::source_pos pos_of(const config::listener& l, const std::string& key) {
-    auto it = l.key_pos.find(key);
-    return it != l.key_pos.end() ? it->second : l.where;
+// Entry `i` of a list key (tls12_ciphers, ...): its own position, the list's key path plus "[i]".
+config::origin at(const config::listener& l, std::string_view key, std::size_t i, const config::positioned& entry) {
+    return config::origin{entry.where, at(l, key).key_path + "[" + std::to_string(i) + "]"};
 }
 
 void error(diagnostics& d, config::source_pos where, std::string key_path, std::string message, std::string hint = {}) {
@@ -73,15 +67,15 @@ struct resolved_suites {
     std::vector<const group*> groups;
 };
 
-resolved_suites resolve(const config::listener& l, std::size_t index, diagnostics& diags) {
+resolved_suites resolve(const config::listener& l, diagnostics& diags) {
     resolved_suites r;
     if (l.tls12_ciphers.empty()) {
         for (const auto& s : suites)
             if (s.proto == protocol::tls12 && s.is_default) r.tls12.push_back(&s);
     }
     for (std::size_t i = 0; i < l.tls12_ciphers.size(); ++i) {
-        const auto& [name, where] = l.tls12_ciphers[i];
-        const std::string kp = key_path_of(index, "tls12_ciphers[" + std::to_string(i) + "]");
+        const auto& name = l.tls12_ciphers[i].value;
+        const auto [where, kp] = at(l, "tls12_ciphers", i, l.tls12_ciphers[i]);
         const suite* s = find_suite(name);
         if (s != nullptr && s->proto == protocol::tls12) {
             r.tls12.push_back(s);
@@ -101,8 +95,8 @@ resolved_suites resolve(const config::listener& l, std::size_t index, diagnostic
             if (s.proto == protocol::tls13 && s.is_default) r.tls13.push_back(&s);
     }
     for (std::size_t i = 0; i < l.tls13_ciphersuites.size(); ++i) {
-        const auto& [name, where] = l.tls13_ciphersuites[i];
-        const std::string kp = key_path_of(index, "tls13_ciphersuites[" + std::to_string(i) + "]");
+        const auto& name = l.tls13_ciphersuites[i].value;
+        const auto [where, kp] = at(l, "tls13_ciphersuites", i, l.tls13_ciphersuites[i]);
         const suite* s = find_suite(name);
         if (s != nullptr && s->proto == protocol::tls13) {
             r.tls13.push_back(s);
@@ -115,12 +109,12 @@ resolved_suites resolve(const config::listener& l, std::size_t index, diagnostic
         for (const auto& g : groups) r.groups.push_back(&g);
     }
     for (std::size_t i = 0; i < l.groups.size(); ++i) {
-        const auto& [name, where] = l.groups[i];
+        const auto& name = l.groups[i].value;
         const group* g = find_group(name);
         if (g != nullptr) {
             r.groups.push_back(g);
         } else {
-            const std::string kp = key_path_of(index, "groups[" + std::to_string(i) + "]");
+            const auto [where, kp] = at(l, "groups", i, l.groups[i]);
             error(diags, where, kp, kp + " is \"" + name + "\", not an allowed key-exchange group",
                   "allowed: X25519, P-256, P-384");
         }
@@ -222,14 +216,11 @@ std::string lower_ascii(std::string_view in) {
     return out;
 }
 
-std::string cert_key_path(std::size_t listener, std::size_t cert, const config::certificate& c, std::string_view key) {
-    if (c.shorthand) return key_path_of(listener, key);  // cert/key written on the listener itself
-    return key_path_of(listener, "certificate[" + std::to_string(cert - (c.shorthand_offset ? 1 : 0)) + "]." + std::string(key));
-}
-
-config::source_pos cert_pos(const config::listener& l, const config::certificate& c, const std::string& key) {
-    auto it = c.key_pos.find(key);
-    return it != c.key_pos.end() ? it->second : (c.where.line != 0 ? c.where : l.where);
+// A certificate's key; a certificate without a position of its own points at its listener.
+config::origin at(const config::listener& l, const config::certificate& c, std::string_view key) {
+    config::origin o = config::origin_of(c, key);
+    if (o.where.line == 0) o.where = l.where;
+    return o;
 }
 
 // Settings every group context of a listener shares: versions, suites, groups, signature
@@ -305,10 +296,10 @@ std::string configure_common(SSL_CTX* c, const config::listener& l, const resolv
 
 }  // namespace
 
-listener_tls build_listener_tls(const config::listener& l, std::size_t index, diagnostics& diags, ticket_keys* tickets) {
+listener_tls build_listener_tls(const config::listener& l, diagnostics& diags, ticket_keys* tickets) {
     listener_tls out;
     const std::size_t errors_before = diags.size();
-    const resolved_suites names = resolve(l, index, diags);
+    const resolved_suites names = resolve(l, diags);
     const std::string address = (l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address) + ":" +
                                 std::to_string(l.port);
 
@@ -319,7 +310,8 @@ listener_tls build_listener_tls(const config::listener& l, std::size_t index, di
         trust = load_trust_store(l.trust, lerr);
         if (!trust) {
             trust_error = lerr.message;
-            error(diags, pos_of(l, "trust"), key_path_of(index, "trust"), key_path_of(index, "trust") + ": " + lerr.message);
+            const auto [where, kp] = at(l, "trust");
+            error(diags, where, kp, kp + ": " + lerr.message);
         }
     }
 
@@ -342,15 +334,15 @@ listener_tls build_listener_tls(const config::listener& l, std::size_t index, di
             lc.chain = std::move(*chain);
         } else {
             ok = false;
-            const std::string kp = cert_key_path(index, ci, cc, "cert");
-            error(diags, cert_pos(l, cc, "cert"), kp, kp + ": " + lerr.message);
+            const auto [where, kp] = at(l, cc, "cert");
+            error(diags, where, kp, kp + ": " + lerr.message);
             facts.chain_error = lerr.message;
         }
         lc.key = load_private_key(cc.key, lerr);
         if (!lc.key) {
             ok = false;
-            const std::string kp = cert_key_path(index, ci, cc, "key");
-            error(diags, cert_pos(l, cc, "key"), kp, kp + ": " + lerr.message);
+            const auto [where, kp] = at(l, cc, "key");
+            error(diags, where, kp, kp + ": " + lerr.message);
             if (facts.chain_error.empty()) facts.chain_error = lerr.message;
         }
         if (!trust_error.empty() && facts.chain_error.empty()) facts.chain_error = trust_error;
@@ -408,10 +400,10 @@ listener_tls build_listener_tls(const config::listener& l, std::size_t index, di
             const auto clash = std::find_if(it->certs.begin(), it->certs.end(),
                                             [&](std::size_t j) { return certs[j].key_auth == certs[i].key_auth; });
             if (clash != it->certs.end()) {
-                const std::string kp = cert_key_path(index, certs[i].index, cc, "cert");
-                error(diags, cert_pos(l, cc, "cert"), kp,
+                const auto [where, kp] = at(l, cc, "cert");
+                error(diags, where, kp,
                       kp + " serves the same names with the same key type as " +
-                          cert_key_path(index, certs[*clash].index, l.certificates[certs[*clash].index], "cert"),
+                          at(l, l.certificates[certs[*clash].index], "cert").key_path,
                       "one name can have one ECDSA and one RSA certificate");
                 continue;
             }
@@ -421,11 +413,10 @@ listener_tls build_listener_tls(const config::listener& l, std::size_t index, di
             for (const auto& n : sorted) {
                 for (std::size_t g = 0; g < groups_built.size(); ++g) {
                     if (std::binary_search(groups_built[g].names.begin(), groups_built[g].names.end(), n)) {
-                        const std::string kp = cert_key_path(index, certs[i].index, cc, "names");
-                        error(diags, cert_pos(l, cc, "names"), kp,
+                        const auto [where, kp] = at(l, cc, "names");
+                        error(diags, where, kp,
                               kp + ": name \"" + n + "\" is also served by " +
-                                  cert_key_path(index, certs[groups_built[g].certs.front()].index,
-                                                l.certificates[certs[groups_built[g].certs.front()].index], "cert"),
+                                  at(l, l.certificates[certs[groups_built[g].certs.front()].index], "cert").key_path,
                               "give each name one certificate, plus at most one of the other key type");
                     }
                 }
@@ -472,8 +463,8 @@ listener_tls build_listener_tls(const config::listener& l, std::size_t index, di
             if (policy.group_count < policy.groups.size()) policy.groups[policy.group_count++] = gr->code;
         if (policy.allow_tls12 && policy.tls12_suite_count == 0 && (has_ecdsa || has_rsa) &&
             diags.size() == errors_before) {
-            const std::string kp = key_path_of(index, "tls12_ciphers");
-            error(diags, pos_of(l, "tls12_ciphers"), kp,
+            const auto [where, kp] = at(l, "tls12_ciphers");
+            error(diags, where, kp,
                   kp + " has no suite usable with the " + std::string(has_ecdsa ? "ECDSA" : "RSA") + " certificate key",
                   has_ecdsa ? "add ECDHE-ECDSA-* suites" : "add ECDHE-RSA-* suites");
         }

@@ -32,7 +32,7 @@ struct listener_tls {
     std::vector<endpoint_facts> facts;
 };
 
-// For listener `l` (its index `index` in config::listeners, for key paths): resolves suite and
+// For listener `l`: resolves suite and
 // group names against tls::suites / tls::groups, loads every certificate, key and the trust store,
 // groups certificates by the names they serve (one ECDSA and one RSA certificate may share names),
 // builds one SSL_CTX per group (TLS 1.2-1.3 only, the configured ECDHE/TLS 1.3 suites, groups,
@@ -46,8 +46,8 @@ struct listener_tls {
 // Thread-safe.
 // `tickets`: the listener's session ticket keys (installed on every context), or null for none
 // (session_tickets = false).
-listener_tls build_listener_tls(const config::listener& l, std::size_t index, config::diagnostics& diags,
-                                ticket_keys* tickets = nullptr);
+// Diagnostics point at the file through the positions and key paths `l` carries (config::origin_of).
+listener_tls build_listener_tls(const config::listener& l, config::diagnostics& diags, ticket_keys* tickets = nullptr);
 
 // Reads version range, enabled suites, options and the EMS gate from a live context.
 context_facts inspect_context(const SSL_CTX& ctx);

@@ -47,18 +47,15 @@ std::vector<std::shared_ptr<upstream::member_health>> shared_state::live_health(
     return out;
 }
 
-std::shared_ptr<tls::ticket_keys> shared_state::tickets(const config::listener& l, std::size_t index,
-                                                        config::diagnostics& diags) {
+std::shared_ptr<tls::ticket_keys> shared_state::tickets(const config::listener& l, config::diagnostics& diags) {
     const std::string id = l.name + "|" + l.ticket_key_file;
     auto& slot = tickets_[id];
     if (!slot) slot = std::make_shared<tls::ticket_keys>();
     if (!l.ticket_key_file.empty()) {
         std::string why;
         if (!slot->load_file(l.ticket_key_file, why)) {
-            auto it = l.key_pos.find("ticket_key_file");
-            const std::string kp = "listener[" + std::to_string(index) + "].ticket_key_file";
-            diags.push_back(config::diagnostic{config::severity::error, it != l.key_pos.end() ? it->second : l.where,
-                                               kp, kp + ": " + why, ""});
+            auto [where, kp] = config::origin_of(l, "ticket_key_file");
+            diags.push_back(config::diagnostic{config::severity::error, std::move(where), kp, kp + ": " + why, ""});
             return nullptr;
         }
     }
@@ -99,11 +96,11 @@ build_result build(config::config cfg, std::int64_t now, std::uint64_t generatio
         } else {
             std::shared_ptr<tls::ticket_keys> keys;
             if (l.session_tickets) {
-                keys = state.tickets(l, i, out.diags);
+                keys = state.tickets(l, out.diags);
                 if (!keys) complete = false;
             }
             rt.tickets = keys;
-            tls::listener_tls built = tls::build_listener_tls(l, i, out.diags, keys.get());
+            tls::listener_tls built = tls::build_listener_tls(l, out.diags, keys.get());
             for (auto& f : built.facts) {
                 if (f.chain && !f.chain->served.empty()) {
                     const auto& leaf = f.chain->served.front();
@@ -146,7 +143,7 @@ build_result build(config::config cfg, std::int64_t now, std::uint64_t generatio
         const bool any_tls = std::any_of(u.members.begin(), u.members.end(), [](const config::member& m) { return m.tls; });
         ossl::ptr<SSL_CTX> client_tls;
         if (any_tls) {
-            client_tls = tls::build_upstream_tls(u, i, out.diags);
+            client_tls = tls::build_upstream_tls(u, out.diags);
             if (!client_tls) complete = false;
         }
         for (std::size_t mi = 0; mi < u.members.size(); ++mi) {
@@ -158,8 +155,7 @@ build_result build(config::config cfg, std::int64_t now, std::uint64_t generatio
             if (!ec)
                 for (const auto& r : results) target->endpoints.push_back(r.endpoint());
             if (ec || target->endpoints.empty()) {
-                const std::string kp = "upstream[" + std::to_string(i) + "]" +
-                                       (u.members.size() > 1 ? ".members[" + std::to_string(mi) + "].url" : ".url");
+                const std::string kp = u.key_path + (u.members.size() > 1 ? ".members[" + std::to_string(mi) + "].url" : ".url");
                 out.diags.push_back(config::diagnostic{config::severity::error, m.where, kp,
                                                        kp + ": host \"" + m.host + "\" does not resolve: " +
                                                            (ec ? ec.message() : std::string("no addresses")),

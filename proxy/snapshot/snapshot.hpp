@@ -81,7 +81,7 @@ public:
 
     // The ticket keys of listener `l`: random keys are kept across reloads; a ticket_key_file is
     // (re-)read now. Null after appending a diagnostic when the file is unusable.
-    std::shared_ptr<tls::ticket_keys> tickets(const config::listener& l, std::size_t index, config::diagnostics& diags);
+    std::shared_ptr<tls::ticket_keys> tickets(const config::listener& l, config::diagnostics& diags);
     // Rotates random keys older than their listener's ticket_key_rotation (control thread timer).
     void rotate_due(const config::config& cfg);
 

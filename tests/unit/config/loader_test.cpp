@@ -363,7 +363,7 @@ TEST_CASE("config: the front-door schema (issue 5) is parsed field by field", "[
     REQUIRE(front.certificates.size() == 2);
     const cfg::certificate& shorthand = front.certificates[0];
     CHECK(shorthand.shorthand);
-    CHECK_FALSE(shorthand.shorthand_offset);
+    CHECK(shorthand.key_path == "listener[0]");  // diagnostics name its keys listener[0].cert, .key
     CHECK(shorthand.cert == path_of("certs/mdm.pem"));
     CHECK(shorthand.key == path_of("certs/mdm.key"));
     CHECK(shorthand.names.empty());  // the certificate's own SAN names (decided by tls/)
@@ -371,7 +371,7 @@ TEST_CASE("config: the front-door schema (issue 5) is parsed field by field", "[
     CHECK(same_pos(shorthand.key_pos.at("cert"), at(file, 7, 8)));
     const cfg::certificate& enroll_cert = front.certificates[1];
     CHECK_FALSE(enroll_cert.shorthand);
-    CHECK(enroll_cert.shorthand_offset);  // it is [[listener.certificate]] index 0
+    CHECK(enroll_cert.key_path == "listener[0].certificate[0]");  // [[listener.certificate]] index 0
     CHECK(enroll_cert.key == path_of("certs/mdm.key"));  // "./certs/mdm.key" normalised
     REQUIRE(enroll_cert.names.size() == 2);
     CHECK(enroll_cert.names[0].value == "enroll.example.com");

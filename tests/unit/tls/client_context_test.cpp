@@ -20,9 +20,11 @@ using version = config::tls_version_any;
 
 namespace {
 
-config::upstream upstream_with(version v, std::string ciphers = {}) {
+// `index`: its place in the file's [[upstream]] array, as the loader names it ("upstream[3]").
+config::upstream upstream_with(version v, std::string ciphers = {}, std::size_t index = 0) {
     config::upstream u;
     u.name = "legacy";
+    u.key_path = "upstream[" + std::to_string(index) + "]";
     u.where = {"proxy.toml", 20, 1};
     u.tls_min_version = v;
     u.tls_ciphers = std::move(ciphers);
@@ -60,7 +62,7 @@ TEST_CASE("upstream TLS: versions and the security level they need", "[unit][cli
     for (const auto& r : rows) {
         DYNAMIC_SECTION("tls_min_version = \"" << r.label << '"') {
             config::diagnostics diags;
-            auto ctx = tls::build_upstream_tls(upstream_with(r.v), 0, diags);
+            auto ctx = tls::build_upstream_tls(upstream_with(r.v), diags);
             REQUIRE(diags.empty());
             REQUIRE(ctx);
             CHECK(SSL_CTX_get_min_proto_version(ctx.get()) == r.min_proto);
@@ -80,13 +82,13 @@ TEST_CASE("upstream TLS: versions and the security level they need", "[unit][cli
 TEST_CASE("upstream TLS: cipher strings", "[unit][client_context]") {
     SECTION("an explicit list is used as given") {
         config::diagnostics diags;
-        auto ctx = tls::build_upstream_tls(upstream_with(version::v1_2, "ECDHE-RSA-AES128-GCM-SHA256"), 0, diags);
+        auto ctx = tls::build_upstream_tls(upstream_with(version::v1_2, "ECDHE-RSA-AES128-GCM-SHA256"), diags);
         REQUIRE(ctx);
         CHECK(tls12_ciphers(ctx.get()) == std::vector<std::string>{"ECDHE-RSA-AES128-GCM-SHA256"});
     }
     SECTION("with TLS 1.0 allowed, a legacy CBC suite stays usable at security level 0") {
         config::diagnostics diags;
-        auto ctx = tls::build_upstream_tls(upstream_with(version::v1_0, "AES128-SHA"), 0, diags);
+        auto ctx = tls::build_upstream_tls(upstream_with(version::v1_0, "AES128-SHA"), diags);
         REQUIRE(diags.empty());
         REQUIRE(ctx);
         CHECK(tls12_ciphers(ctx.get()) == std::vector<std::string>{"AES128-SHA"});
@@ -106,7 +108,7 @@ TEST_CASE("upstream TLS: cipher strings", "[unit][client_context]") {
     for (const auto& r : rows) {
         DYNAMIC_SECTION("refused: " << r.label) {
             config::diagnostics diags;
-            auto ctx = tls::build_upstream_tls(upstream_with(r.v, r.ciphers), 3, diags);
+            auto ctx = tls::build_upstream_tls(upstream_with(r.v, r.ciphers, 3), diags);
             CHECK_FALSE(ctx);
             REQUIRE(diags.size() == 1);
             const auto& d = diags[0];
@@ -128,8 +130,8 @@ TEST_CASE("upstream TLS: verification and the CA bundle", "[unit][client_context
     const auto ca_file = dir.write_chain("ca.pem", {&root}).string();
     const auto junk_file = dir.write_text("junk.pem", "not a certificate\n").string();
 
-    auto with_ca = [](std::string ca, bool verify) {
-        auto u = upstream_with(version::v1_2);
+    auto with_ca = [](std::string ca, bool verify, std::size_t index = 0) {
+        auto u = upstream_with(version::v1_2, {}, index);
         u.tls_verify = verify;
         u.tls_ca = std::move(ca);
         u.key_pos["tls_ca"] = {"proxy.toml", 26, 10};
@@ -138,14 +140,14 @@ TEST_CASE("upstream TLS: verification and the CA bundle", "[unit][client_context
     };
     SECTION("tls_verify with a CA bundle") {
         config::diagnostics diags;
-        auto ctx = tls::build_upstream_tls(with_ca(ca_file, true), 0, diags);
+        auto ctx = tls::build_upstream_tls(with_ca(ca_file, true), diags);
         REQUIRE(diags.empty());
         REQUIRE(ctx);
         CHECK(SSL_CTX_get_verify_mode(ctx.get()) == SSL_VERIFY_PEER);
     }
     SECTION("tls_verify with the system store") {
         config::diagnostics diags;
-        auto ctx = tls::build_upstream_tls(with_ca("", true), 0, diags);
+        auto ctx = tls::build_upstream_tls(with_ca("", true), diags);
         REQUIRE(diags.empty());
         REQUIRE(ctx);
         CHECK(SSL_CTX_get_verify_mode(ctx.get()) == SSL_VERIFY_PEER);
@@ -153,7 +155,7 @@ TEST_CASE("upstream TLS: verification and the CA bundle", "[unit][client_context
     SECTION("a missing CA file is a diagnostic at tls_ca") {
         const std::string missing = (dir.path() / "missing.pem").string();
         config::diagnostics diags;
-        auto ctx = tls::build_upstream_tls(with_ca(missing, true), 1, diags);
+        auto ctx = tls::build_upstream_tls(with_ca(missing, true, 1), diags);
         CHECK_FALSE(ctx);
         REQUIRE(diags.size() == 1);
         CHECK(diags[0].key_path == "upstream[1].tls_ca");
@@ -163,7 +165,7 @@ TEST_CASE("upstream TLS: verification and the CA bundle", "[unit][client_context
     }
     SECTION("a CA file without certificates is a diagnostic at tls_ca") {
         config::diagnostics diags;
-        auto ctx = tls::build_upstream_tls(with_ca(junk_file, true), 1, diags);
+        auto ctx = tls::build_upstream_tls(with_ca(junk_file, true, 1), diags);
         CHECK_FALSE(ctx);
         REQUIRE(diags.size() == 1);
         CHECK_THAT(diags[0].to_string(),
@@ -171,7 +173,7 @@ TEST_CASE("upstream TLS: verification and the CA bundle", "[unit][client_context
     }
     SECTION("without tls_verify the CA file is not read") {
         config::diagnostics diags;
-        auto ctx = tls::build_upstream_tls(with_ca((dir.path() / "missing.pem").string(), false), 0, diags);
+        auto ctx = tls::build_upstream_tls(with_ca((dir.path() / "missing.pem").string(), false), diags);
         CHECK(diags.empty());
         REQUIRE(ctx);
         CHECK(SSL_CTX_get_verify_mode(ctx.get()) == SSL_VERIFY_NONE);
@@ -207,7 +209,7 @@ TEST_CASE("upstream TLS: handshakes with a TLS 1.0-only legacy server", "[unit][
     for (const auto& r : rows) {
         DYNAMIC_SECTION(r.label) {
             config::diagnostics diags;
-            auto client = tls::build_upstream_tls(upstream_with(r.v, r.ciphers), 0, diags);
+            auto client = tls::build_upstream_tls(upstream_with(r.v, r.ciphers), diags);
             REQUIRE(client);
             const auto out = test::run_handshake(*client, *server, nullptr, nullptr, "legacy.example.test");
             CHECK(out.client_ok == r.connects);

@@ -77,7 +77,7 @@ TEST_CASE("examples: estate.toml serves with generated certificates", "[unit][ex
         if (l.kind != config::listener_kind::https) continue;
         INFO("listener " << l.name);
         config::diagnostics diags;
-        const auto built = tls::build_listener_tls(l, i, diags);
+        const auto built = tls::build_listener_tls(l, diags);
         std::string rendered;
         for (const auto& d : diags) rendered += d.to_string() + "\n";
         INFO(rendered);
@@ -89,13 +89,13 @@ TEST_CASE("examples: estate.toml serves with generated certificates", "[unit][ex
         if (u.members.empty() || !u.members.front().tls) continue;
         INFO("upstream " << u.name);
         config::diagnostics diags;
-        CHECK(tls::build_upstream_tls(u, i, diags) != nullptr);
+        CHECK(tls::build_upstream_tls(u, diags) != nullptr);
         CHECK(diags.empty());
     }
 
     SECTION("the :443 front door picks the certificate by name and refuses unknown names") {
         config::diagnostics diags;
-        const auto built = tls::build_listener_tls(c.listeners.at(0), 0, diags);
+        const auto built = tls::build_listener_tls(c.listeners.at(0), diags);
         REQUIRE(built.context);
         struct row {
             const char* sni;

@@ -229,10 +229,12 @@ struct listener_fixture {
         auto root = f.root_ca("gate test root", kt);
         auto leaf = f.leaf(root, "localhost", kt);
         l.name = "gate";
+        l.key_path = "listener[0]";
         l.address = "127.0.0.1";
         l.port = 8443;
         config::certificate c;
         c.shorthand = true;
+        c.key_path = l.key_path;
         c.cert = dir.write_chain("cert.pem", {&leaf}).string();
         c.key = dir.write_key("key.pem", leaf).string();
         l.certificates.push_back(std::move(c));
@@ -241,7 +243,7 @@ struct listener_fixture {
         l.upstream = "u";
     }
 
-    tls::listener_tls build(config::diagnostics& diags) const { return tls::build_listener_tls(l, 0, diags); }
+    tls::listener_tls build(config::diagnostics& diags) const { return tls::build_listener_tls(l, diags); }
 };
 
 ossl::ptr<SSL_CTX> client_ctx(int min_version, int max_version) {

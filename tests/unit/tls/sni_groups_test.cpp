@@ -134,6 +134,7 @@ struct sni_fixture {
 
     sni_fixture() {
         l.name = "front";
+        l.key_path = "listener[0]";
         l.address = "127.0.0.1";
         l.port = 443;
         l.upstream = "u";
@@ -152,7 +153,12 @@ struct sni_fixture {
         cc.key = dir.write_key(file + ".key", c).string();
         cc.names = std::move(names);
         cc.shorthand = shorthand;
-        cc.shorthand_offset = !shorthand && !l.certificates.empty() && l.certificates.front().shorthand;
+        // As the loader names them: the shorthand by its listener, the others by their index
+        // among [[listener.certificate]] entries.
+        const bool after_shorthand = !l.certificates.empty() && l.certificates.front().shorthand;
+        cc.key_path = shorthand ? l.key_path
+                                : l.key_path + ".certificate[" +
+                                      std::to_string(l.certificates.size() - (after_shorthand ? 1 : 0)) + "]";
         const auto line = static_cast<std::uint32_t>(4 + 5 * l.certificates.size());
         cc.where = {"proxy.toml", line, 1};
         cc.key_pos["cert"] = {"proxy.toml", line + 1, 8};
@@ -161,7 +167,7 @@ struct sni_fixture {
         l.certificates.push_back(std::move(cc));
     }
 
-    tls::listener_tls build(config::diagnostics& diags) const { return tls::build_listener_tls(l, 0, diags); }
+    tls::listener_tls build(config::diagnostics& diags) const { return tls::build_listener_tls(l, diags); }
 };
 
 }  // namespace
@@ -332,10 +338,12 @@ TEST_CASE("sni groups: grouping mistakes are config errors", "[unit][sni]") {
     auto listener_of = [&](const std::vector<std::pair<const test::test_cert*, std::vector<config::positioned>>>& certs) {
         config::listener l;
         l.name = "front";
+        l.key_path = "listener[0]";
         l.address = "127.0.0.1";
         l.port = 443;
         for (std::size_t i = 0; i < certs.size(); ++i) {
             config::certificate cc;
+            cc.key_path = "listener[0].certificate[" + std::to_string(i) + "]";
             const std::string n = "c" + std::to_string(files++);
             cc.cert = dir.write_chain(n + ".pem", {certs[i].first}).string();
             cc.key = dir.write_key(n + ".key", *certs[i].first).string();
@@ -380,7 +388,7 @@ TEST_CASE("sni groups: grouping mistakes are config errors", "[unit][sni]") {
     for (const auto& r : rows) {
         DYNAMIC_SECTION(r.label) {
             config::diagnostics diags;
-            const auto built = tls::build_listener_tls(r.l, 0, diags);
+            const auto built = tls::build_listener_tls(r.l, diags);
             std::vector<std::string> rendered;
             for (const auto& d : diags) rendered.push_back(d.to_string());
             CHECK(rendered == r.errors);
@@ -463,7 +471,7 @@ TEST_CASE("client auth: require / optional, with and without client_ca", "[unit]
             client_auth_fixture fx;
             fx.set(r.auth, r.with_ca);
             config::diagnostics diags;
-            auto built = tls::build_listener_tls(fx.l, 0, diags);
+            auto built = tls::build_listener_tls(fx.l, diags);
             REQUIRE(diags.empty());
             REQUIRE(built.context);
             for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {

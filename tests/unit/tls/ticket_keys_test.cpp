@@ -37,7 +37,7 @@ struct server_fixture {
     }
     tls::listener_tls build(tls::ticket_keys* keys) {
         config::diagnostics diags;
-        auto b = tls::build_listener_tls(l, 0, diags, keys);
+        auto b = tls::build_listener_tls(l, diags, keys);
         REQUIRE(diags.empty());
         REQUIRE(b.context);
         return b;
