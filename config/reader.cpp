@@ -1,5 +1,7 @@
 #include "config/reader.hpp"
 
+#include "util/hex.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -28,10 +30,8 @@ std::string quote(std::string_view s, std::size_t max_shown) {
         } else if (c == '\t') {
             out += "\\t";
         } else if (u < 0x20 || u == 0x7f) {
-            constexpr char hex[] = "0123456789ABCDEF";
             out += "\\u00";
-            out += hex[u >> 4];
-            out += hex[u & 0xf];
+            util::append_hex(out, u, util::hex_case::upper);
         } else {
             out += c;
         }

@@ -3,11 +3,13 @@
 
 #include "config/sections.hpp"
 
+#include "util/host_port.hpp"
+
 #include <algorithm>
 
 namespace atsgate::config {
 
-std::string endpoint::text() const { return (ip.v6 ? "[" + address + "]" : address) + ":" + std::to_string(port); }
+std::string endpoint::text() const { return util::host_port(address, port); }
 
 namespace {
 

@@ -2,6 +2,8 @@
 
 #include "tls/civil_time.hpp"
 #include "tls/peer_info.hpp"
+#include "util/json.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -36,14 +38,7 @@ std::string days_phrase(std::int64_t seconds) {
 }
 
 
-std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
-    std::string out;
-    for (const auto& s : items) {
-        if (!out.empty()) out += sep;
-        out += s;
-    }
-    return out;
-}
+using util::join;
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -587,63 +582,6 @@ std::string padded(std::string_view s, std::size_t width) {
     return out;
 }
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not one.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    auto cont = [&](std::size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
-    unsigned char c = b(i);
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!cont(i + 1) || !cont(i + 2)) return 0;
-        if (c == 0xE0 && b(i + 1) < 0xA0) return 0;  // overlong
-        if (c == 0xED && b(i + 1) > 0x9F) return 0;  // surrogates
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
-        if (c == 0xF0 && b(i + 1) < 0x90) return 0;  // overlong
-        if (c == 0xF4 && b(i + 1) > 0x8F) return 0;  // > U+10FFFF
-        return 4;
-    }
-    return 0;
-}
-
-// JSON string literal (RFC 8259). Invalid UTF-8 (possible in a remote peer's SAN) becomes U+FFFD.
-void append_json(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    for (std::size_t i = 0; i < s.size();) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        switch (c) {
-            case '"': out += "\\\""; ++i; continue;
-            case '\\': out += "\\\\"; ++i; continue;
-            case '\b': out += "\\b"; ++i; continue;
-            case '\f': out += "\\f"; ++i; continue;
-            case '\n': out += "\\n"; ++i; continue;
-            case '\r': out += "\\r"; ++i; continue;
-            case '\t': out += "\\t"; ++i; continue;
-            default: break;
-        }
-        if (c < 0x20 || c == 0x7F) {
-            out += "\\u00";
-            out += hex[c >> 4];
-            out += hex[c & 0xF];
-            ++i;
-            continue;
-        }
-        std::size_t n = utf8_length(s, i);
-        if (n == 0) {
-            out += "\\ufffd";
-            ++i;
-        } else {
-            out.append(s.substr(i, n));
-            i += n;
-        }
-    }
-    out += '"';
-}
-
 std::string_view json_status(status s) noexcept {
     switch (s) {
         case status::pass: return "pass";
@@ -677,43 +615,7 @@ std::string_view to_string(status s) noexcept {
     return "UNKNOWN";
 }
 
-std::string json_quote(std::string_view s) {
-    std::string out;
-    append_json(out, s);
-    return out;
-}
-
 std::string printable(std::string_view s) { return one_line(s); }
-
-std::string html_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + s.size() / 8);
-    for (std::size_t i = 0; i < s.size();) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
-        switch (c) {
-            case '&': out += "&amp;"; ++i; continue;
-            case '<': out += "&lt;"; ++i; continue;
-            case '>': out += "&gt;"; ++i; continue;
-            case '"': out += "&quot;"; ++i; continue;
-            case '\'': out += "&#39;"; ++i; continue;
-            default: break;
-        }
-        if (c < 0x20 || c == 0x7F) {
-            out += '?';
-            ++i;
-            continue;
-        }
-        const std::size_t n = utf8_length(s, i);
-        if (n == 0) {
-            out += "\xEF\xBF\xBD";  // U+FFFD
-            ++i;
-        } else {
-            out.append(s.substr(i, n));
-            i += n;
-        }
-    }
-    return out;
-}
 
 std::string subject_label(const std::string& subject) { return cn_of(subject); }
 
@@ -788,19 +690,19 @@ std::string render_json(const report& r) {
         first = false;
         const rule& rl = rule_for(f.rule);
         out += "{\"endpoint\":";
-        append_json(out, f.endpoint);
+        util::append_json_string(out, f.endpoint);
         out += ",\"rule\":";
-        append_json(out, f.code.empty() ? rl.code : f.code);
+        util::append_json_string(out, f.code.empty() ? rl.code : f.code);
         out += ",\"status\":";
-        append_json(out, json_status(f.result));
+        util::append_json_string(out, json_status(f.result));
         out += ",\"subject\":";
-        append_json(out, f.subject);
+        util::append_json_string(out, f.subject);
         out += ",\"evidence\":";
-        append_json(out, f.evidence);
+        util::append_json_string(out, f.evidence);
         out += ",\"remediation\":";
-        append_json(out, f.remediation);
+        util::append_json_string(out, f.remediation);
         out += ",\"ats_exception\":";
-        append_json(out, rl.ats_exception);
+        util::append_json_string(out, rl.ats_exception);
         out += '}';
     }
     out += "]}";

@@ -82,15 +82,10 @@ std::string render_json(const report& r);
 
 std::string_view to_string(status s) noexcept;  // "PASS", "INFO", "WARN", "FAIL", "UNKNOWN"
 
-// Rendering helpers shared with `probe`'s report (one escaping implementation for peer-controlled text).
-// A JSON string literal of `s` (RFC 8259, quotes included); invalid UTF-8 becomes U+FFFD.
-std::string json_quote(std::string_view s);
+// Rendering helpers shared with `probe`'s report (one escaping implementation for peer-controlled
+// text; JSON strings: util/json.hpp).
 // `s` on one line: control characters (and DEL) become '?', so a peer cannot inject terminal sequences.
 std::string printable(std::string_view s);
-// `s` as HTML text or attribute value: & < > " ' become character references, control characters
-// (and DEL) '?', invalid UTF-8 U+FFFD. Safe inside element content and quoted attribute values
-// (the dashboard and probe's HTML report); never inside <script> or <style>.
-std::string html_escape(std::string_view s);
 // The first CN of an RFC 2253 subject ("CN=a\,b,O=x" -> "a,b"), or the whole subject without a CN.
 std::string subject_label(const std::string& subject);
 

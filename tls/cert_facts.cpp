@@ -1,5 +1,7 @@
 #include "tls/cert_facts.hpp"
 
+#include "util/hex.hpp"
+
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
 
@@ -50,15 +52,7 @@ std::string first_common_name(const X509_NAME* name) {
 }
 
 std::string hex_colon(const unsigned char* p, unsigned int n) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(n * 3);
-    for (unsigned int i = 0; i < n; ++i) {
-        if (i != 0) out += ':';
-        out += digits[p[i] >> 4];
-        out += digits[p[i] & 0xF];
-    }
-    return out;
+    return util::hex({p, n}, util::hex_case::upper, ':');
 }
 
 std::string serial_hex(const X509& cert) {

@@ -9,6 +9,8 @@
 
 namespace atsgate::tls::html {
 
+using util::html_escape;
+
 namespace {
 
 // System fonts only: a page that loads nothing from anywhere works behind an SSH tunnel, offline,

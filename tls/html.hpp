@@ -2,10 +2,11 @@
 // Pieces of the self-contained HTML pages atsgate writes: the admin dashboard (GET / on [admin])
 // and `atsgate probe --html`. One stylesheet so both look alike, CSP hash-sources so the pages can
 // run under a Content-Security-Policy without 'unsafe-inline', status badges and UTC times.
-// Pure: no I/O. Text from peers, certificates or config goes through tls::html_escape (audit.hpp)
+// Pure: no I/O. Text from peers, certificates or config goes through util::html_escape (util/html.hpp)
 // before it is put into a page; nothing here escapes for you except where a parameter says so.
 
 #include "tls/audit.hpp"
+#include "util/html.hpp"
 
 #include <cstdint>
 #include <string>

@@ -1,15 +1,13 @@
 #include "tls/peer_info.hpp"
 
 #include "tls/ossl.hpp"
+#include "util/hex.hpp"
 
 #include <cstdio>
 
 namespace atsgate::tls {
 
 namespace {
-
-constexpr char upper_hex[] = "0123456789ABCDEF";
-constexpr char lower_hex[] = "0123456789abcdef";
 
 bool unreserved(unsigned char c) noexcept {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
@@ -60,8 +58,7 @@ std::string escaped_pem(X509& cert) {
             out += static_cast<char>(c);
         } else {
             out += '%';
-            out += upper_hex[c >> 4];
-            out += upper_hex[c & 0xf];
+            util::append_hex(out, c, util::hex_case::upper);
         }
     }
     return out;
@@ -91,13 +88,7 @@ std::string sha256_fingerprint(X509& cert) {
         ERR_clear_error();
         return {};
     }
-    std::string out;
-    out.reserve(2 * n);
-    for (unsigned int i = 0; i < n; ++i) {
-        out += lower_hex[md[i] >> 4];
-        out += lower_hex[md[i] & 0xf];
-    }
-    return out;
+    return util::hex({md, n});
 }
 
 peer_info peer_info::of(SSL& ssl, bool read_client_cert, config::client_cert_format format) {

@@ -2,6 +2,8 @@
 
 #include "tls/cert_facts.hpp"
 #include "tls/policy.hpp"
+#include "util/host_port.hpp"
+#include "util/text.hpp"
 
 #include <openssl/tls1.h>
 
@@ -31,14 +33,7 @@ void error(diagnostics& d, config::source_pos where, std::string key_path, std::
     d.push_back(diagnostic{severity::error, std::move(where), std::move(key_path), std::move(message), std::move(hint)});
 }
 
-std::string join(const std::vector<std::string_view>& v, std::string_view sep) {
-    std::string out;
-    for (const auto& s : v) {
-        if (!out.empty()) out += sep;
-        out += s;
-    }
-    return out;
-}
+using util::join;
 
 // Allowed names of one protocol, for hints.
 std::string allowed_names(protocol p) {
@@ -300,8 +295,7 @@ listener_tls build_listener_tls(const config::listener& l, diagnostics& diags, t
     listener_tls out;
     const std::size_t errors_before = diags.size();
     const resolved_suites names = resolve(l, diags);
-    const std::string address = (l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address) + ":" +
-                                std::to_string(l.port);
+    const std::string address = util::host_port(l.address, l.port);
 
     load_error lerr;
     ossl::ptr<X509_STORE> trust;

@@ -2,6 +2,7 @@
 
 #include "proxy/http/response_parser.hpp"
 #include "proxy/upstream/connection.hpp"
+#include "util/host_port.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <spdlog/spdlog.h>
@@ -129,8 +130,7 @@ void health_checker::reconcile(const snapshot::snapshot& snap) {
             auto j = std::make_shared<job>(io_.get_executor());
             j->target = m.target;
             j->health = m.health;
-            const std::string host = mc.host.find(':') != std::string::npos ? "[" + mc.host + "]" : mc.host;
-            j->request = "GET " + u.health_path + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(mc.port) +
+            j->request = "GET " + u.health_path + " HTTP/1.1\r\nHost: " + util::host_port(mc.host, mc.port) +
                          "\r\nUser-Agent: atsgate-health\r\nConnection: close\r\n\r\n";
             j->interval = u.health_interval;
             j->timeout = u.health_timeout;

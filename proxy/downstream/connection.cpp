@@ -20,6 +20,7 @@
 #include "tls/audit.hpp"
 #include "tls/handshake_gate.hpp"
 #include "tls/peer_info.hpp"
+#include "util/json.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <spdlog/spdlog.h>
@@ -442,13 +443,13 @@ void connection::log_access(const http::request_head* h, std::uint16_t status, s
         const bool head = h != nullptr;
         log->info("\"client\":{},\"method\":{},\"target\":{},\"version\":{},\"status\":{},\"bytes\":{},"
                   "\"rt\":{:.3f},\"ut\":{:.3f},\"tls_version\":{},\"tls_cipher\":{},\"listener\":{}",
-                  tls::json_quote(client_ip_), head ? tls::json_quote(h->method) : "null",
-                  head ? tls::json_quote(h->target) : "null",
-                  head ? tls::json_quote("HTTP/" + std::to_string(h->version_major) + "." +
+                  util::json_quote(client_ip_), head ? util::json_quote(h->method) : "null",
+                  head ? util::json_quote(h->target) : "null",
+                  head ? util::json_quote("HTTP/" + std::to_string(h->version_major) + "." +
                                          std::to_string(h->version_minor))
                        : "null",
                   status, bytes, total_ms / 1000.0, head ? request_->upstream_ms / 1000.0 : 0.0,
-                  tls::json_quote(peer_.version), tls::json_quote(peer_.cipher), tls::json_quote(listener_cfg().name));
+                  util::json_quote(peer_.version), util::json_quote(peer_.cipher), util::json_quote(listener_cfg().name));
         return;
     }
     if (h != nullptr) {

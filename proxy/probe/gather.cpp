@@ -3,6 +3,7 @@
 #include "proxy/http/response_parser.hpp"
 #include "tls/cert_facts.hpp"
 #include "tls/policy.hpp"
+#include "util/host_port.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -91,7 +92,7 @@ struct address {
             reinterpret_cast<sockaddr_in*>(&sa)->sin_port = htons(port);
         else
             reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port = htons(port);
-        text = (sa.ss_family == AF_INET6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+        text = util::host_port(host, port);  // `host` is a numeric address here: ':' only in IPv6
     }
 };
 
@@ -573,9 +574,7 @@ private:
 // ---- HTTP --------------------------------------------------------------------------------------
 
 std::string host_header(const target& t) {
-    std::string h = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
-    const bool default_port = (t.scheme == "https" && t.port == 443) || (t.scheme == "http" && t.port == 80);
-    return default_port ? h : h + ":" + std::to_string(t.port);
+    return util::authority(t.scheme, t.host, t.port);
 }
 
 std::string request_for(const target& t) {

@@ -3,6 +3,7 @@
 #include "proxy/http/message.hpp"
 #include "tls/peer_info.hpp"
 #include "tls/policy.hpp"
+#include "util/text.hpp"
 
 #include <openssl/tls1.h>
 
@@ -15,14 +16,7 @@ namespace {
 
 enum class tri { yes, no, unknown };
 
-std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
-    std::string out;
-    for (const auto& s : items) {
-        if (!out.empty()) out += sep;
-        out += s;
-    }
-    return out;
-}
+using util::join;
 
 // "TLS 1.2"; "TLS" when the version is unknown (no handshake completed).
 std::string version_name(int v) { return v == 0 ? std::string("TLS") : tls::version_label(v); }

@@ -1,6 +1,7 @@
 #include "proxy/probe/plist.hpp"
 
 #include "tls/civil_time.hpp"
+#include "util/hex.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -691,9 +692,9 @@ private:
     }
 
     static std::string hex(unsigned v) {
-        char b[8];
-        std::snprintf(b, sizeof b, "%02X", v & 0xFFu);
-        return b;
+        std::string out;
+        util::append_hex(out, static_cast<std::uint8_t>(v & 0xFFu), util::hex_case::upper);
+        return out;
     }
 
     std::string_view s_;

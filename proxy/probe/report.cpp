@@ -3,6 +3,7 @@
 #include "proxy/probe/judge.hpp"
 #include "tls/audit.hpp"
 #include "tls/policy.hpp"
+#include "util/json.hpp"
 
 #include <algorithm>
 
@@ -76,9 +77,9 @@ std::string counts(const std::vector<check>& checks) {
 
 void field(std::string& out, std::string_view name, std::string_view value, bool comma = true) {
     if (comma) out += ',';
-    out += tls::json_quote(name);
+    out += util::json_quote(name);
     out += ':';
-    out += tls::json_quote(value);
+    out += util::json_quote(value);
 }
 
 void json_checks(std::string& out, const std::vector<check>& checks) {
@@ -196,7 +197,7 @@ std::string render_json(const report& r) {
     out += ",\"profiles_failed\":" + std::to_string(failed_profiles);
     for (status s : all_statuses) {
         out += ",";
-        out += tls::json_quote(json_name(s));
+        out += util::json_quote(json_name(s));
         out.append(":").append(std::to_string(r.count(s)));
     }
     out += "},\"profiles\":[";

@@ -8,7 +8,7 @@
 namespace atsgate::probe {
 namespace {
 
-using tls::html_escape;
+using util::html_escape;
 namespace html = tls::html;
 
 std::string_view css_class(status s) noexcept {

@@ -1,6 +1,7 @@
 #include "proxy/probe/target.hpp"
 
 #include "proxy/http/message.hpp"
+#include "util/host_port.hpp"
 
 #include <arpa/inet.h>
 
@@ -25,17 +26,10 @@ bool is_ip_literal(std::string_view host) noexcept {
     return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
 }
 
-std::string target::authority() const {
-    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-    return h + ":" + std::to_string(port);
-}
+std::string target::authority() const { return util::host_port(host, port); }
 
 std::string target::url() const {
-    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-    const bool default_port = (scheme == "https" && port == 443) || (scheme == "http" && port == 80);
-    std::string out = scheme + "://" + h;
-    if (!default_port) out.append(":").append(std::to_string(port));
-    return out + path;
+    return scheme + "://" + util::authority(scheme, host, port) + path;
 }
 
 std::optional<target> parse_target(std::string_view text, std::string& error) {

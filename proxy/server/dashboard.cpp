@@ -9,7 +9,7 @@ namespace atsgate::server {
 
 namespace {
 
-using tls::html_escape;
+using util::html_escape;
 namespace html = tls::html;
 
 // The refresh script. Constant text: dashboard_csp() allows exactly these bytes by hash. It only

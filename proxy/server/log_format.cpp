@@ -1,6 +1,6 @@
 #include "proxy/server/log_format.hpp"
 
-#include "tls/audit.hpp"
+#include "util/json.hpp"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
@@ -18,12 +18,12 @@ constexpr const char* text_access_pattern = "%Y-%m-%dT%H:%M:%S.%e%z %v";
 // The connection writes the other fields as `"client":...,"method":...` (the object's tail).
 constexpr const char* json_access_pattern = R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z",%v})";
 
-// The payload as the body of a JSON string: tls::json_quote's escaping (quotes, backslashes,
+// The payload as the body of a JSON string: util::json_quote's escaping (quotes, backslashes,
 // control characters, invalid UTF-8), without its surrounding quotes.
 class json_message_flag final : public spdlog::custom_flag_formatter {
 public:
     void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
-        const std::string q = tls::json_quote(std::string_view(msg.payload.data(), msg.payload.size()));
+        const std::string q = util::json_quote(std::string_view(msg.payload.data(), msg.payload.size()));
         dest.append(q.data() + 1, q.data() + q.size() - 1);
     }
     std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<json_message_flag>(); }

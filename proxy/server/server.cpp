@@ -15,6 +15,8 @@
 #include "proxy/server/ops_metrics.hpp"
 #include "proxy/server/sd_notify.hpp"
 #include "proxy/snapshot/store.hpp"
+#include "util/host_port.hpp"
+#include "util/json.hpp"
 
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -56,8 +58,7 @@ void log_exception(std::exception_ptr e, const char* what) {
 }
 
 std::string endpoint_text(const net::tcp::endpoint& ep) {
-    const auto a = ep.address();
-    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+    return util::host_port(ep.address().to_string(), ep.port());
 }
 
 // A listener's binding identity: a reload keeps the sockets of listeners whose key is unchanged.
@@ -86,47 +87,7 @@ net::awaitable<void> flush_loop(worker& w) {
     }
 }
 
-// Minimal JSON object writer for /status.
-class json {
-public:
-    json& key(std::string_view k) {
-        sep();
-        out_ += tls::json_quote(k);
-        out_ += ':';
-        fresh_ = true;
-        return *this;
-    }
-    json& str(std::string_view v) { return raw(tls::json_quote(v)); }
-    json& num(std::int64_t v) { return raw(std::to_string(v)); }
-    json& boolean(bool v) { return raw(v ? "true" : "false"); }
-    json& raw_null() { return raw("null"); }
-    json& open(char c) {
-        sep();
-        out_ += c;
-        fresh_ = true;
-        return *this;
-    }
-    json& close(char c) {
-        out_ += c;
-        fresh_ = false;
-        return *this;
-    }
-    std::string take() { return std::move(out_); }
-
-private:
-    json& raw(std::string_view v) {
-        sep();
-        out_ += v;
-        fresh_ = false;
-        return *this;
-    }
-    void sep() {
-        if (!fresh_ && !out_.empty() && out_.back() != ':') out_ += ',';
-        fresh_ = false;
-    }
-    std::string out_;
-    bool fresh_ = true;
-};
+using json = util::json_writer;
 
 class server {
 public:
@@ -483,7 +444,7 @@ admin_reply server::status() {
         j.key("generation").num(static_cast<std::int64_t>(last_reload_->generation));
         j.key("message").str(last_reload_->message).close('}');
     } else {
-        j.raw_null();
+        j.null();
     }
     j.key("listeners").open('[');
     for (std::size_t i = 0; i < snap->cfg.listeners.size(); ++i) {
@@ -846,10 +807,9 @@ void server::start_threads() {
 void server::log_startup(const config::config& cfg) const {
     for (const auto& l : cfg.listeners) {
         std::string target = l.upstream.empty() ? std::to_string(l.routes.size()) + " route(s)" : l.upstream;
-        spdlog::info("listener {}: {}://{}{}:{} -> {} ({} workers)", l.name,
-                     l.kind == config::listener_kind::scep ? "http" : "https",
-                     l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address, "", l.port, target,
-                     workers_.size());
+        spdlog::info("listener {}: {}://{} -> {} ({} workers)", l.name,
+                     l.kind == config::listener_kind::scep ? "http" : "https", util::host_port(l.address, l.port),
+                     target, workers_.size());
     }
     if (admin_bound_)
         spdlog::info("admin: http://{} (/metrics, /status, /healthz, /readyz, POST /reload)", endpoint_text(*admin_bound_));

@@ -1,6 +1,7 @@
 #include "proxy/snapshot/snapshot.hpp"
 
 #include "tls/client_context.hpp"
+#include "util/host_port.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -10,10 +11,7 @@ namespace atsgate::snapshot {
 
 namespace {
 
-std::string authority(const config::member& m) {
-    const std::string host = m.host.find(':') != std::string::npos ? "[" + m.host + "]" : m.host;
-    return host + ":" + std::to_string(m.port);
-}
+std::string authority(const config::member& m) { return util::host_port(m.host, m.port); }
 
 void add_unique(std::vector<std::string>& v, const std::string& s) {
     if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
@@ -88,8 +86,7 @@ build_result build(config::config cfg, std::int64_t now, std::uint64_t generatio
             // A plaintext listener: the audit reports it as exempt (SCEP only), never as HTTPS.
             tls::endpoint_facts f;
             f.name = l.name;
-            f.address = (l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address) + ":" +
-                        std::to_string(l.port);
+            f.address = util::host_port(l.address, l.port);
             f.plaintext = true;
             f.scep_exempt = true;
             facts.push_back(std::move(f));

@@ -110,17 +110,6 @@ TEST_CASE("render_text: an audited compliant endpoint", "[tls][render]") {
     CHECK(text.find("summary: 13 pass, 0 warn, 0 fail, 0 unknown: COMPLIANT\n") != std::string::npos);
 }
 
-TEST_CASE("html_escape: markup, quotes, controls and invalid UTF-8", "[tls][render][html]") {
-    using atsgate::tls::html_escape;
-    CHECK(html_escape("<script>alert('x')</script>") == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;");
-    CHECK(html_escape("a\"b&c") == "a&quot;b&amp;c");
-    CHECK(html_escape("line\nbreak\x1b[31m\x7f") == "line?break?[31m?");
-    CHECK(html_escape("caf\xc3\xa9") == "caf\xc3\xa9");
-    CHECK(html_escape("bad\xff\xc0\xaf" "end") == "bad\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "end");
-    CHECK(html_escape("") == "");
-    CHECK(html_escape("&amp;") == "&amp;amp;");
-}
-
 TEST_CASE("html: UTC times and badges", "[tls][render][html]") {
     namespace html = atsgate::tls::html;
     CHECK(html::utc_time(0) == "1970-01-01 00:00:00 UTC");
