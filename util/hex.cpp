@@ -18,4 +18,8 @@ std::string hex(std::span<const std::uint8_t> bytes, hex_case c, char separator)
     return out;
 }
 
+std::string hex(std::string_view bytes, hex_case c, char separator) {
+    return hex(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), c, separator);
+}
+
 }  // namespace atsgate::util

@@ -1,5 +1,7 @@
 #include "proxy/acme/storage.hpp"
 
+#include "util/hex.hpp"
+
 #include <openssl/rand.h>
 
 #include <cerrno>
@@ -59,15 +61,7 @@ std::optional<std::string> read_file(const fs::path& p, std::string& err) {
     return out;
 }
 
-std::string hex(std::string_view bytes) {
-    static constexpr char d[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : bytes) {
-        out += d[c >> 4];
-        out += d[c & 15];
-    }
-    return out;
-}
+using util::hex;
 
 }  // namespace
 

@@ -60,8 +60,9 @@ TEST_CASE("util: hex encoding", "[unit][util]") {
     CHECK(util::hex(bytes) == "000abcff");
     CHECK(util::hex(bytes, util::hex_case::upper) == "000ABCFF");
     CHECK(util::hex(bytes, util::hex_case::upper, ':') == "00:0A:BC:FF");
-    CHECK(util::hex({}) == "");
-    CHECK(util::hex({}, util::hex_case::lower, ':') == "");
+    CHECK(util::hex(std::span<const std::uint8_t>{}) == "");
+    CHECK(util::hex(std::string_view{}, util::hex_case::lower, ':') == "");
+    CHECK(util::hex(std::string_view("\x00\x7f\x80\xff", 4)) == "007f80ff");
     std::string out = "%";
     util::append_hex(out, 0x2f, util::hex_case::upper);
     CHECK(out == "%2F");
