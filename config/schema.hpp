@@ -66,17 +66,29 @@ struct options {
     std::string_view hint_text;    // shown after a range / value error ("0 = no limit")
     bool strict_type = false;      // enumeration: a non-string value is told the allowed strings and the hint
 
-    constexpr options required() const { return with([](options& o) { o.is_required = true; }); }
-    constexpr options https() const { return with([](options& o) { o.on = applies::https; }); }
-    constexpr options scep() const { return with([](options& o) { o.on = applies::scep; }); }
-    constexpr options hint(std::string_view h) const { return with([h](options& o) { o.hint_text = h; }); }
-    constexpr options strict() const { return with([](options& o) { o.strict_type = true; }); }
-
-private:
-    template <class F>
-    constexpr options with(F f) const {
+    constexpr options required() const {
         options o = *this;
-        f(o);
+        o.is_required = true;
+        return o;
+    }
+    constexpr options https() const {
+        options o = *this;
+        o.on = applies::https;
+        return o;
+    }
+    constexpr options scep() const {
+        options o = *this;
+        o.on = applies::scep;
+        return o;
+    }
+    constexpr options hint(std::string_view h) const {
+        options o = *this;
+        o.hint_text = h;
+        return o;
+    }
+    constexpr options strict() const {
+        options o = *this;
+        o.strict_type = true;
         return o;
     }
 };
