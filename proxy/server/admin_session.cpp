@@ -1,5 +1,7 @@
 #include "proxy/server/admin_session.hpp"
 
+#include "util/hex.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -14,15 +16,7 @@ namespace {
 
 constexpr std::string_view prefix = "v1.";
 
-std::string hex(const unsigned char* p, std::size_t n) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out(n * 2, '0');
-    for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 0xF];
-    }
-    return out;
-}
+std::string hex(const unsigned char* p, std::size_t n) { return util::hex({p, n}); }
 
 int hex_digit(char c) noexcept {
     if (c >= '0' && c <= '9') return c - '0';

@@ -567,8 +567,7 @@ admin_reply server::dashboard(bool session, unsigned refresh_seconds) {
         dashboard_view::listener dl;
         dl.name = l.name;
         dl.kind = scep ? "scep" : "https";
-        dl.address = (l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address) + ":" +
-                     std::to_string(l.port);
+        dl.address = util::host_port(l.address, l.port);
         dl.enforcement = scep ? "" : "strict";
         for (const auto& f : snap->audit.findings)
             if (f.endpoint == l.name) dl.findings.push_back(f);
