@@ -366,6 +366,7 @@ net::awaitable<bool> connection::forward(const http::request_head& h, std::size_
             std::size_t total = 0;
             for (const auto& s : p.body_spans()) total += s.size();
             if (total == 0) continue;
+            rq.body_with_head += total;
             if (chunked) http::append_chunk_header(total, rq.to_upstream);
             for (const auto& s : p.body_spans()) rq.to_upstream.append(s.data(), s.size());
             if (chunked) rq.to_upstream += http::chunk_trailer;

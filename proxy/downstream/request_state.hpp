@@ -76,6 +76,7 @@ struct request_state {
         upstream_ms = 0;
         upload_done = download_done = false;
         body_status = 0;
+        body_with_head = 0;
         response_wait = nullptr;
     }
 
@@ -99,6 +100,7 @@ struct request_state {
     bool upload_done = false;            // the request body was forwarded completely
     bool download_done = false;          // the response relay ended (either way)
     std::uint16_t body_status = 0;       // status to answer when the request body was refused
+    std::uint64_t body_with_head = 0;    // body bytes in to_upstream with the head; counted once sent
     // The download's wait for response bytes while the upload still runs: that wait has no
     // deadline yet; the upload starts the response_timeout on it when the request is sent.
     net::deadline* response_wait = nullptr;

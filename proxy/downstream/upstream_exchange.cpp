@@ -13,6 +13,7 @@
 #include <chrono>
 #include <optional>
 #include <tuple>
+#include <utility>
 
 namespace atsgate::downstream {
 
@@ -76,6 +77,9 @@ net::awaitable<exchange_result> upstream_exchange::run(bool complete) {
                 co_return local(timeout ? 504 : 502, !complete);
             }
         }
+        // The body bytes that travelled with the head are forwarded now (once, whatever the retries);
+        // upload() counts the rest as it streams them.
+        if (rq_.body_with_head != 0) stats::inc(stats_.bytes_from_clients, std::exchange(rq_.body_with_head, 0));
 
         // 4. Relay: the response down, the rest of the body up.
         rq_.upload_done = complete;
