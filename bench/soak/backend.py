@@ -24,6 +24,8 @@ Control port (one command per line, answered "ok ..." or "error ..."):
   mode reset P             each request with probability P has its connection reset (RST) after its
                            head was read, during an upload, or mid-body; new connections are reset on
                            accept with probability P/4
+  mode corrupt P           each response body with probability P has one byte flipped: a broken
+                           backend no proxy can detect, so the soak must report it (--prove-detection)
   stats                    counters as JSON
 
 SIGTERM: stop accepting, let requests in progress finish (up to 5 s), exit 0. SIGKILL is the
@@ -109,7 +111,9 @@ class Backend:
                 self.counters["resets"] += 1
                 self.event("reset", where="accept")
                 self.reset_now(writer)
-            while not self.stopping:
+            for _ in range(1 << 20):  # requests per connection: bounded
+                if self.stopping:
+                    return
                 try:
                     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), IDLE_TIMEOUT)
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
@@ -194,6 +198,10 @@ class Backend:
         else:
             status, body = 404, b"not found\n"
 
+        if self.mode == "corrupt" and body and self.rng.random() < self.p:
+            at = self.rng.randrange(len(body))
+            body = body[:at] + bytes([body[at] ^ 0x20]) + body[at + 1:]
+            self.event("corrupt", id=rid, at=at)
         stall_where = None
         if fault and fault[0] == "stall":
             self.counters["stalls"] += 1
@@ -299,10 +307,10 @@ class Backend:
                 self.mode, self.p = words[0], 0.0
             elif words[0] == "stall" and len(words) == 3:
                 self.mode, self.p, self.stall_s = "stall", float(words[1]), float(words[2])
-            elif words[0] == "reset" and len(words) == 2:
-                self.mode, self.p = "reset", float(words[1])
+            elif words[0] in ("reset", "corrupt") and len(words) == 2:
+                self.mode, self.p = words[0], float(words[1])
             else:
-                return "error usage: mode normal|slow|stall P S|reset P"
+                return "error usage: mode normal|slow|stall P S|reset P|corrupt P"
         except ValueError as e:
             return f"error {e}"
         self.event("mode", mode=self.mode, p=self.p, s=self.stall_s)
