@@ -8,10 +8,8 @@ bounded by a deadline (asyncio.timeout_at).
 
 import asyncio
 import hashlib
-import random
 import socket
 import ssl
-import time
 
 import soak_proto
 
@@ -416,7 +414,3 @@ def upload_request(rid, n, method, chunked, expect):
     body = soak_proto.upload_body(rid, n)
     return Request(rid, method, f"/up?id={rid}", body=body, chunked=chunked, expect=expect,
                    expected=expected_for(rid, "/up", upload=body))
-
-
-def monotonic():
-    return time.monotonic()
