@@ -221,10 +221,7 @@ ossl::ptr<X509> verify_chain(const std::string& chain_pem, const std::string& ro
 }  // namespace
 
 TEST_CASE("acme client: pebble issues by TLS-ALPN-01 and by HTTP-01", "[acme][pebble]") {
-    if (!pebble_server::available()) {
-        WARN("pebble not installed (scripts/deps installs it): skipped");
-        return;
-    }
+    if (!pebble_server::available()) ATSGATE_SKIP_BECAUSE("pebble not installed (scripts/deps installs it)");
     test_env env;
     acme::challenge_board board;
     responder resp(board);
@@ -272,10 +269,7 @@ TEST_CASE("acme client: pebble issues by TLS-ALPN-01 and by HTTP-01", "[acme][pe
 }
 
 TEST_CASE("acme client: a CA that is down fails the order in bounded time, with the reason", "[acme][pebble]") {
-    if (!pebble_server::available()) {
-        WARN("pebble not installed (scripts/deps installs it): skipped");
-        return;
-    }
+    if (!pebble_server::available()) ATSGATE_SKIP_BECAUSE("pebble not installed (scripts/deps installs it)");
     test_env env;
     acme::challenge_board board;
     responder resp(board);

@@ -1,5 +1,9 @@
 #include "tests/integration/fixture.hpp"
 
+// The skip listener below is a Catch2 event listener outside the file with CATCH_CONFIG_MAIN.
+#define CATCH_CONFIG_EXTERNAL_INTERFACES
+#include <catch2/catch.hpp>
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -23,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <ctime>
 #include <fstream>
 #include <set>
@@ -302,6 +307,50 @@ std::vector<std::string> missing_tools(std::initializer_list<std::string_view> t
         if (!found) missing.emplace_back(tool);
     }
     return missing;
+}
+
+bool tools_required() {
+    // Explicit beats implicit: ATSGATE_REQUIRE_TOOLS decides when set; otherwise CI=true requires.
+    if (const char* v = std::getenv("ATSGATE_REQUIRE_TOOLS"); v != nullptr && *v != '\0') return std::string_view(v) != "0";
+    const char* ci = std::getenv("CI");
+    return ci != nullptr && std::string_view(ci) == "true";
+}
+
+std::string_view skip_marker() { return ATSGATE_SKIP_MARKER; }
+
+namespace {
+
+// The reasons ATSGATE_SKIP_BECAUSE gave in the running test case (all its sections), "; "-joined.
+std::string pending_skip;
+
+// Prints the skip line when a test case ends, and only if nothing in it failed: a SECTION that
+// skipped must not hide a failure in another one (ctest's SKIP_REGULAR_EXPRESSION wins over the
+// exit code), and a test that crashes after deciding to skip prints no skip line at all.
+struct skip_listener : Catch::TestEventListenerBase {
+    using TestEventListenerBase::TestEventListenerBase;
+    void testCaseStarting(const Catch::TestCaseInfo& info) override {
+        pending_skip.clear();
+        TestEventListenerBase::testCaseStarting(info);
+    }
+    void testCaseEnded(const Catch::TestCaseStats& stats) override {
+        if (!pending_skip.empty()) {
+            if (stats.totals.assertions.failed == 0)
+                std::cout << skip_marker() << ' ' << pending_skip << std::endl;
+            else
+                std::cout << "not reported as skipped (" << pending_skip << "): what ran failed" << std::endl;
+        }
+        pending_skip.clear();
+        TestEventListenerBase::testCaseEnded(stats);
+    }
+};
+
+}  // namespace
+
+CATCH_REGISTER_LISTENER(skip_listener)
+
+void report_skip(const std::string& reason) {
+    if (!pending_skip.empty()) pending_skip += "; ";
+    pending_skip += reason;
 }
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {

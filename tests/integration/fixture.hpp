@@ -5,7 +5,7 @@
 //
 // Typical test:
 //
-//     ATSGATE_SKIP_UNLESS_TOOLS("curl", "python3");   // WARN + return when a tool is missing
+//     ATSGATE_SKIP_UNLESS_TOOLS("curl", "python3");   // a ctest skip when a tool is missing (a failure in CI)
 //     itest::test_env env;                             // temp dir + certificates made now
 //     itest::backend be(env);                          // python3 legacy_mdm.py on a free port
 //     itest::proxy px(env, env.default_config(be));    // atsgate run, waits until its ports accept
@@ -69,6 +69,15 @@ bool poll_until(const std::function<bool()>& done, milliseconds within, millisec
 
 // The names in `tools` that are not executable files on $PATH (empty: all there).
 std::vector<std::string> missing_tools(std::initializer_list<std::string_view> tools);
+// Whether a missing tool must fail a test instead of skipping it: $ATSGATE_REQUIRE_TOOLS when set
+// and not empty (anything but "0" requires), otherwise whether $CI is "true".
+bool tools_required();
+// What a skipped test prints ("ATSGATE-SKIPPED:", from CMake's ATSGATE_SKIP_MARKER).
+std::string_view skip_marker();
+// Records `reason` for the running test case; when the test case ends without a failed assertion,
+// "<skip_marker()> reasons" is printed on stdout (a Catch2 listener in fixture.cpp). A test case
+// with a failure prints no skip line, so ctest reports the failure. See ATSGATE_SKIP_BECAUSE.
+void report_skip(const std::string& reason);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
 // The atsgate binary under test: $ATSGATE_TEST_BINARY if set (another build, an installed
@@ -483,12 +492,26 @@ std::string write_pattern_file(const fs::path& path, std::uint64_t n, std::uint6
 
 }  // namespace atsgate::itest
 
-// Skips the current test (WARN + return, not a failure) when a command-line tool is missing.
-#define ATSGATE_SKIP_UNLESS_TOOLS(...)                                                                 \
-    do {                                                                                               \
-        const auto atsgate_missing_tools_ = ::atsgate::itest::missing_tools({__VA_ARGS__});            \
-        if (!atsgate_missing_tools_.empty()) {                                                         \
-            WARN("skipped: " << ::atsgate::itest::join(atsgate_missing_tools_, ", ") << " not on PATH"); \
-            return;                                                                                    \
-        }                                                                                              \
+// Skips the current test -- or the current SECTION, when used inside one -- for `reason` (a
+// string expression) and returns; at the end of the test case "ATSGATE-SKIPPED: reason" is printed
+// (every integration test has that line as ctest's SKIP_REGULAR_EXPRESSION, so ctest reports the
+// test as skipped, not passed) unless something else in it failed. With ATSGATE_REQUIRE_TOOLS=1
+// (scripts/test and CI, which install every tool) it fails instead.
+// Use it before the first SECTION, or in the last one: Catch2 finds a SECTION only when a run of the
+// test case reaches it, so the sections after a skipping one are never run (nor reported).
+#define ATSGATE_SKIP_BECAUSE(reason)                                                          \
+    do {                                                                                      \
+        const std::string atsgate_skip_reason_ = (reason);                                    \
+        if (::atsgate::itest::tools_required())                                               \
+            FAIL("ATSGATE_REQUIRE_TOOLS=1 and " << atsgate_skip_reason_);                     \
+        ::atsgate::itest::report_skip(atsgate_skip_reason_);                                  \
+        return;                                                                               \
+    } while (false)
+
+// Skips (ATSGATE_SKIP_BECAUSE) when a command-line tool is not on $PATH.
+#define ATSGATE_SKIP_UNLESS_TOOLS(...)                                                                     \
+    do {                                                                                                   \
+        const auto atsgate_missing_tools_ = ::atsgate::itest::missing_tools({__VA_ARGS__});                \
+        if (!atsgate_missing_tools_.empty())                                                               \
+            ATSGATE_SKIP_BECAUSE(::atsgate::itest::join(atsgate_missing_tools_, ", ") + " not on PATH");  \
     } while (false)
