@@ -219,4 +219,22 @@ TEST_CASE("harness: deploy tests skip (exit 77) when a tool is missing, and fail
         CHECK(ci.exit_code == 1);
         CHECK(ci.out.find("FAIL: tools are required here") != std::string::npos);
     }
+
+    // kubectl is not a Debian package (scripts/deps cannot install it; a fresh Debian 12 CI machine
+    // need not have it): with every tool scripts/deps installs on PATH but no kubectl, deploy.kubernetes
+    // is a skip with the reason even under ATSGATE_REQUIRE_TOOLS=1 -- CI stays green without kubectl.
+    for (const char* tool : {"node", "npm", "openssl"}) {
+        const auto found = run_command({"/bin/sh", "-c", std::string("command -v ") + tool});
+        if (found.exit_code != 0) ATSGATE_SKIP_BECAUSE(std::string(tool) + " not installed (scripts/deps installs it)");
+        fs::create_symlink(found.out.substr(0, found.out.find('\n')), bin / tool);
+    }
+    const auto script = fs::path(ATSGATE_SOURCE_DIR) / "tests" / "deploy" / "kubernetes_test";
+    for (const char* required : {"0", "1"}) {
+        command_options o;
+        o.env = {{"PATH", bin.string()}, {"ATSGATE_REQUIRE_TOOLS", required}};
+        const auto r = run_command({script.string(), ATSGATE_BUILD_DIR, ATSGATE_SOURCE_DIR}, o);
+        INFO("kubernetes_test without kubectl, ATSGATE_REQUIRE_TOOLS=" << required << ": " << r.describe() << "\n" << r.out);
+        CHECK(r.exit_code == 77);
+        CHECK(r.out.find("SKIP: kubectl not installed: it is not a Debian package") != std::string::npos);
+    }
 }
