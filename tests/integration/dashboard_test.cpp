@@ -36,7 +36,7 @@ std::string cookie_pair(const std::string& set_cookie) { return set_cookie.subst
 
 }  // namespace
 
-TEST_CASE("dashboard: the token opens it; without one a login form answers 401", "[integration][dashboard]") {
+TEST_CASE("dashboard: the token opens it, without one a login form answers 401", "[integration][dashboard]") {
     ATSGATE_SKIP_UNLESS_TOOLS("python3");
     test_env env;
     backend be(env);

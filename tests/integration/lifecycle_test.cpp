@@ -128,7 +128,7 @@ TEST_CASE("lifecycle: a second SIGTERM stops at once", "[integration][lifecycle]
     CHECK(clock::now() - second < scaled(2000ms));
 }
 
-TEST_CASE("lifecycle: each worker warms an upstream connection at start; the first request reuses it",
+TEST_CASE("lifecycle: each worker warms an upstream connection at start, the first request reuses it",
           "[integration][lifecycle]") {
     ATSGATE_SKIP_UNLESS_TOOLS("python3");
     test_env env;

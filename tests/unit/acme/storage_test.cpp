@@ -109,7 +109,7 @@ TEST_CASE("storage: one lock holder at a time", "[acme][storage]") {
     CHECK(mode_of(tmp.file("acme") / "lock") == 0600);
 }
 
-TEST_CASE("storage: atomic writes replace the content; a missing directory is an error", "[acme][storage]") {
+TEST_CASE("storage: atomic writes replace the content, a missing directory is an error", "[acme][storage]") {
     test::temp_dir tmp;
     std::string err;
     REQUIRE(storage::write_atomic(tmp.file("f"), "one", err));

@@ -110,7 +110,7 @@ TEST_CASE("net::deadline: data before the deadline completes the wait, and the l
     CHECK(second->fired == phase::none);
 }
 
-TEST_CASE("net::deadline: slots are independent; an earlier deadline in another slot re-schedules the timer",
+TEST_CASE("net::deadline: slots are independent, an earlier deadline in another slot re-schedules the timer",
           "[unit][net][watchdog]") {
     socket_pair sp;
     tcp_socket& upload = sp.b;  // slot 1 watches the other end of the pair

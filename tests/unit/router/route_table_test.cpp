@@ -93,7 +93,7 @@ TEST_CASE("router: host and longest path prefix", "[unit][router]") {
     }
 }
 
-TEST_CASE("router: no default upstream gives 404; static replies", "[unit][router]") {
+TEST_CASE("router: no default upstream gives 404, static replies", "[unit][router]") {
     auto c = base();
     c.listeners[0].upstream_index.reset();
     c.listeners[0].upstream.clear();
