@@ -146,6 +146,13 @@ enum class client_auth_mode {
 };
 inline constexpr std::string_view client_auth_names[] = {"none", "optional", "require"};
 
+enum class enforcement_mode {
+    strict,  // every handshake Apple's ATS forbids is refused (the default)
+    report,  // legacy handshakes strict mode would refuse (TLS 1.0/1.1, suites without forward
+             // secrecy, TLS 1.2 without EMS) are served, logged once and counted as would-refuse
+};
+inline constexpr std::string_view enforcement_names[] = {"strict", "report"};
+
 enum class client_cert_format {
     escaped_pem,  // URL-escaped PEM (NanoMDM's -cert-header, nginx's $ssl_client_escaped_cert)
     rfc9440,      // RFC 9440 Client-Cert: a structured-field byte sequence of the DER (":base64:")
@@ -249,6 +256,13 @@ struct listener {
     // non-empty strings (an empty array is an error: omit the key for the default list); each
     // entry keeps its position for tls/'s diagnostics.
     tls_version min_version = tls_version::v1_2;
+    // enforcement = "strict". "report": a staged rollout on a legacy port: the listener also
+    // accepts TLS 1.0/1.1, non-forward-secret suites and TLS 1.2 without EMS, serves those clients
+    // and counts each handshake strict mode would have refused (atsgate_handshake_would_refuse_total);
+    // compliant clients negotiate exactly as in strict mode. Certificate rules are never relaxed.
+    // The audit WARNs ("report-only: not enforcing TLS policy"). Needs min_version = "1.2".
+    // Security: a report-mode listener is not ATS-compliant; it is meant for a rollout, not for good.
+    enforcement_mode enforcement = enforcement_mode::strict;
     // tls12_ciphers = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
     //                  "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"]
     // OpenSSL or IANA names; only ECDHE suites from Apple's ATS list are accepted (checked in tls/).

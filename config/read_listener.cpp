@@ -161,6 +161,11 @@ listener read_listener(reader& r, std::size_t index, const toml::table& t, refer
     if (https) {
         read_certificates(r, s, l);
         check_client_auth(r, s, l, client_auth_refused);
+        // Report mode accepts TLS 1.0 up: a TLS 1.3-only listener has nothing legacy to report on.
+        if (l.enforcement == enforcement_mode::report && l.min_version == tls_version::v1_3)
+            r.error(r.pos(s.table.get("enforcement")->source()), s.key("enforcement"),
+                    s.key("enforcement") + " is \"report\", but min_version is \"1.3\"",
+                    "report mode needs min_version = \"1.2\" (it accepts TLS 1.0 to 1.3)");
     } else {
         read_redirect(r, s, l);
     }

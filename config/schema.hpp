@@ -282,6 +282,8 @@ inline constexpr key<listener> listener_keys[] = {
     custom_key<listener>("route"),                       // [[listener.route]]
     enum_key<&listener::min_version>("min_version", tls_version_names,
                                         opt.https().hint("ATS: TLS 1.2+").strict()),
+    enum_key<&listener::enforcement>("enforcement", enforcement_names,
+                                     opt.https().hint("\"report\" serves legacy clients and counts them; see README")),
     list_key<&listener::tls12_ciphers>("tls12_ciphers", opt.https()),
     list_key<&listener::tls13_ciphersuites>("tls13_ciphersuites", opt.https()),
     list_key<&listener::groups>("groups", opt.https()),

@@ -475,6 +475,36 @@ void check_https(emitter& e, const endpoint_facts& ep) {
         e.add(id, status::pass, "", "HTTPS");
 }
 
+// enforcement = "report": judges what strict mode would enforce (the live context without what
+// report mode adds: TLS 1.0/1.1 and report_mode_legacy_suites), then says plainly that it is not
+// enforced: every tls.* PASS or WARN becomes WARN "report-only: ...". A FAIL of the strict part
+// stays a FAIL. Certificate rules are judged as always, elsewhere.
+void check_report_only(emitter& e, report& r, const endpoint_facts& ep, const context_facts& live) {
+    context_facts strict = live;
+    strict.min_version = std::max(live.min_version, TLS1_2_VERSION);
+    std::erase_if(strict.tls12_suites, [](const std::string& n) {
+        return std::find(std::begin(report_mode_legacy_suites), std::end(report_mode_legacy_suites), n) !=
+               std::end(report_mode_legacy_suites);
+    });
+    const std::size_t first = r.findings.size();
+    check_version(e, strict);
+    check_suites(e, strict);
+    check_ems(e, strict);
+    for (std::size_t i = first; i < r.findings.size(); ++i) {
+        finding& f = r.findings[i];
+        if (f.result == status::fail || f.result == status::unknown) continue;
+        const char* relaxed = f.rule == rule_id::tls_version ? "TLS 1.0 and 1.1 accepted"
+                              : f.rule == rule_id::pfs_suites ? "suites without forward secrecy accepted"
+                                                              : "TLS 1.2 without EMS accepted";
+        f.result = status::warn;
+        f.evidence = std::string("report-only: not enforcing TLS policy (") + relaxed +
+                     " and counted as would-refuse); strict mode: " + f.evidence;
+        f.remediation = "read the would-refuse handshakes on /status or the dashboard, fix or accept those clients, "
+                        "then set enforcement = \"strict\" and reload";
+    }
+    r.report_only.push_back(ep.name);
+}
+
 constexpr rule_id tls_rules[] = {rule_id::tls_version, rule_id::pfs_suites, rule_id::ems};
 constexpr rule_id cert_rules[] = {rule_id::key_strength, rule_id::signature_hash, rule_id::validity,
                                   rule_id::self_signed,  rule_id::chain_trust,    rule_id::san,
@@ -491,6 +521,8 @@ void audit_endpoint(const endpoint_facts& ep, std::int64_t now, report& r) {
     if (!ep.context) {
         std::string why = ep.context_error.empty() ? "TLS context facts unavailable" : ep.context_error;
         for (rule_id id : tls_rules) e.add(id, status::unknown, "", why);
+    } else if (ep.context->report_only) {
+        check_report_only(e, r, ep, *ep.context);
     } else {
         check_version(e, *ep.context);
         check_suites(e, *ep.context);
@@ -664,7 +696,16 @@ std::string render_text(const report& r) {
                 out += std::string(2 + status_width, ' ') + "-> " + one_line(f.remediation) + '\n';
         }
     }
-    const char* verdict = r.any(status::fail) ? "NOT COMPLIANT" : r.any(status::unknown) ? "INCOMPLETE" : "COMPLIANT";
+    std::string verdict = r.any(status::fail) ? "NOT COMPLIANT" : r.any(status::unknown) ? "INCOMPLETE" : "COMPLIANT";
+    if (!r.report_only.empty()) {
+        std::string names;
+        for (const auto& n : r.report_only) names += (names.empty() ? "" : ", ") + quoted(one_line(n));
+        if (!out.empty()) out += '\n';
+        out += "NOT COMPLIANT YET: listener " + names + (r.report_only.size() == 1 ? " is" : " are") +
+               " in report mode (enforcement = \"report\"): handshakes Apple's ATS forbids are served and only counted "
+               "as would-refuse. Switch to enforcement = \"strict\" (a reload) when they are fixed or accepted.\n";
+        if (verdict == "COMPLIANT") verdict = "NOT COMPLIANT YET (report mode)";
+    }
     if (!out.empty()) out += '\n';
     out += "summary: " + std::to_string(r.count(status::pass)) + " pass, " + std::to_string(r.count(status::warn)) +
            " warn, " + std::to_string(r.count(status::fail)) + " fail, " + std::to_string(r.count(status::unknown)) +
@@ -683,7 +724,12 @@ std::string render_json(const report& r) {
         out += json_status(s);
         out += "\":" + std::to_string(r.count(s));
     }
-    out += "},\"findings\":[";
+    out += "},\"report_only\":[";
+    for (std::size_t i = 0; i < r.report_only.size(); ++i) {
+        if (i) out += ',';
+        append_json(out, r.report_only[i]);
+    }
+    out += "],\"findings\":[";
     first = true;
     for (const auto& f : r.findings) {
         if (!first) out += ',';

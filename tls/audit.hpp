@@ -23,6 +23,7 @@ struct context_facts {
     std::vector<std::string> tls12_suites;   // OpenSSL names of enabled TLS 1.2-and-below suites
     std::vector<std::string> tls13_suites;   // OpenSSL names of enabled TLS 1.3 suites
     bool ems_gate = false;                   // atsgate's ClientHello EMS gate is installed
+    bool report_only = false;                // the gate is in report mode (enforcement = "report")
     bool ems_disabled = false;               // SSL_OP_NO_EXTENDED_MASTER_SECRET is set
     bool compression_disabled = true;        // SSL_OP_NO_COMPRESSION
     bool renegotiation_disabled = true;      // SSL_OP_NO_RENEGOTIATION
@@ -65,6 +66,9 @@ struct report {
         std::string address;
     };
     std::vector<endpoint_heading> endpoints;
+    // Endpoints whose TLS policy is in report mode (enforcement = "report"): their tls.* rules are
+    // WARN "report-only: not enforcing TLS policy", and they are not compliant until switched to strict.
+    std::vector<std::string> report_only;
     bool any(status s) const noexcept;
     std::size_t count(status s) const noexcept;
 };

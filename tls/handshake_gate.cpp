@@ -71,11 +71,17 @@ int client_hello_cb(SSL* ssl, int* alert, void* arg) {
     const gate_policy& policy = cfg.groups[group.value_or(0)].policy;
     client_hello_facts facts = extract_client_hello(ssl, policy);
     gate_decision d = decide(facts, policy);
+    refusal relaxed = refusal::none;
+    if (cfg.report_only && relaxable_in_report_mode(d.reason)) {
+        relaxed = d.reason;
+        d = {};
+    }
     if (d.reason == refusal::none && !group) d = {refusal::unknown_sni, alert_unrecognized_name};
     if (rec != nullptr) {
         rec->hello = facts;
         rec->hello_seen = true;
         rec->reason = d.reason;
+        rec->would_refuse = d.reason == refusal::none ? relaxed : refusal::none;
     }
     if (d.reason != refusal::none) {
         *alert = d.alert;
@@ -86,6 +92,11 @@ int client_hello_cb(SSL* ssl, int* alert, void* arg) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return SSL_CLIENT_HELLO_ERROR;
     }
+    // Report mode, a client below TLS 1.2: OpenSSL 3 signs TLS 1.0/1.1 key exchanges with
+    // MD5+SHA-1 / SHA-1, which security levels >= 1 forbid. Lowered for this connection only (after
+    // the SNI switch, which copies the group context's settings), so every compliant client keeps
+    // level 2 exactly as in strict mode.
+    if (relaxed == refusal::protocol_version) SSL_set_security_level(ssl, 0);
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
@@ -241,16 +252,17 @@ client_hello_facts extract_client_hello(SSL* ssl, const gate_policy& policy) noe
             f.shared_tls13_suite = true;
     }
 
-    // Groups.
+    // Groups: shared with the policy, the first few (for refusal records), post-quantum hybrid.
     if (SSL_client_hello_get0_ext(ssl, ext_supported_groups, &p, &len) == 1) {
         f.groups_ext = true;  // present; an empty or truncated list shares nothing
         std::size_t n = len >= 2 ? be16(p) : 0;  // uint16 length, then uint16 groups
         if (len < 2 || n > len - 2) n = len >= 2 ? len - 2 : 0;
         for (std::size_t i = 0; i + 1 < n; i += 2) {
-            if (contains(policy.groups, policy.group_count, be16(p + 2 + i))) {
-                f.shared_group = true;
-                break;
-            }
+            const std::uint16_t g = be16(p + 2 + i);
+            if (is_grease(g)) continue;
+            if (!f.shared_group && contains(policy.groups, policy.group_count, g)) f.shared_group = true;
+            if (g == 0x11EC) f.mlkem = true;  // X25519MLKEM768
+            if (f.group_count < f.groups.size()) f.groups[f.group_count++] = g;
         }
     }
 
@@ -311,6 +323,11 @@ bool install_gate(SSL_CTX* ctx, const gate_policy& policy) noexcept {
 const gate_policy* installed_gate(const SSL_CTX* ctx) noexcept {
     const auto* cfg = static_cast<const gate_config*>(SSL_CTX_get_ex_data(ctx, ctx_policy_index()));
     return cfg != nullptr ? &cfg->groups.front().policy : nullptr;
+}
+
+bool installed_gate_reports_only(const SSL_CTX* ctx) noexcept {
+    const auto* cfg = static_cast<const gate_config*>(SSL_CTX_get_ex_data(ctx, ctx_policy_index()));
+    return cfg != nullptr && cfg->report_only;
 }
 
 failure_class classify_failure(const handshake_record& rec, int openssl_reason) noexcept {

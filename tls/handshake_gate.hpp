@@ -84,6 +84,10 @@ struct client_hello_facts {
     bool shared_group = false;            // ... and at least one offered group is in policy.groups
     bool ems = false;                     // extended_master_secret extension present
     std::array<char, 64> sni{};           // server_name host (truncated, NUL-terminated), "" if absent
+    static constexpr std::size_t max_groups = 8;
+    std::array<std::uint16_t, max_groups> groups{};  // the first groups offered, GREASE skipped
+    std::uint8_t group_count = 0;         // entries used in `groups`
+    bool mlkem = false;                   // X25519MLKEM768 (0x11EC) offered, anywhere in the list
 };
 
 struct gate_decision {
@@ -104,6 +108,9 @@ struct handshake_record {
     client_hello_facts hello;
     bool hello_seen = false;
     refusal reason = refusal::none;  // gate refusal, or none if the gate accepted / did not run
+    // Report mode (gate_config::report_only): the refusal strict mode would have made, which the
+    // gate let through; none otherwise. Never set together with `reason`.
+    refusal would_refuse = refusal::none;
 };
 
 // Attaches `rec` (owned by the caller, must outlive the handshake) to `ssl`.
@@ -126,7 +133,19 @@ struct gate_config {
     std::vector<sni_name> exact;     // sorted by name
     std::vector<sni_name> wildcard;  // "*.suffix" entries, sorted by suffix; match exactly one label
     bool refuse_unknown_sni = false; // an SNI matching no name is refused (no SNI: default group)
+    // enforcement = "report": the refusals relaxable_in_report_mode() names are recorded as
+    // would_refuse and the handshake goes on (the contexts accept TLS 1.0/1.1, non-forward-secret
+    // suites and TLS 1.2 without EMS); a client offering less than TLS 1.2 gets security level 0
+    // on its connection only (OpenSSL 3 refuses TLS 1.0/1.1 above it). Every other refusal stays.
+    bool report_only = false;
 };
+
+// The refusals report mode lets through: exactly what a legacy port accepted (TLS 1.0/1.1,
+// suites without forward secrecy, TLS 1.2 without EMS). Groups, SNI, ALPN, signature algorithms
+// and client certificates are enforced in both modes.
+constexpr bool relaxable_in_report_mode(refusal r) noexcept {
+    return r == refusal::protocol_version || r == refusal::no_pfs_suite || r == refusal::no_ems;
+}
 
 // Pure: the group serving `sni` (lower- or mixed-case host name, "" when the client sent none), or
 // nullopt when the name matches nothing and the config refuses unknown names.
@@ -139,6 +158,8 @@ bool install_gate(SSL_CTX* ctx, gate_config&& cfg) noexcept;
 bool install_gate(SSL_CTX* ctx, const gate_policy& policy) noexcept;
 // The default group's policy installed on ctx, or null when no gate is installed (used by the audit).
 const gate_policy* installed_gate(const SSL_CTX* ctx) noexcept;
+// True when the gate installed on ctx is in report mode (gate_config::report_only).
+bool installed_gate_reports_only(const SSL_CTX* ctx) noexcept;
 
 // How a failed handshake (after its ClientHello, not a timeout) is accounted: exactly one of
 // `reason` (a refusal) and `failure` is set; `alert` is the client's alert for client_alert, else -1.

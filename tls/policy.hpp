@@ -97,6 +97,16 @@ inline constexpr std::array<suite, 17> suites{{
 
 // Looks a suite up by OpenSSL or IANA name (exact, case-sensitive) or null.
 const suite* find_suite(std::string_view name) noexcept;
+
+// enforcement = "report": TLS 1.2-and-below suites a report-mode listener accepts after its
+// configured (ATS) ones, so that what a legacy port served still connects: RSA key exchange
+// (no forward secrecy) and the CBC-SHA suites TLS 1.0/1.1 clients need. Server preference keeps
+// them last: a client that offers an ATS suite always gets it. No RC4, 3DES or export suites.
+inline constexpr std::string_view report_mode_legacy_suites[] = {
+    "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA",
+    "AES128-GCM-SHA256",      "AES256-GCM-SHA384",    "AES128-SHA256",          "AES256-SHA256",
+    "AES128-SHA",             "AES256-SHA",
+};
 // Looks a suite up by IANA code point, or null.
 const suite* find_suite(std::uint16_t code) noexcept;
 

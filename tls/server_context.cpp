@@ -178,6 +178,7 @@ context_facts inspect_context(const SSL_CTX& ctx_ref) {
     }
     const std::uint64_t opts = SSL_CTX_get_options(ctx);
     f.ems_gate = installed_gate(ctx) != nullptr;
+    f.report_only = installed_gate_reports_only(ctx);
     f.ems_disabled = (opts & SSL_OP_NO_EXTENDED_MASTER_SECRET) != 0;
     f.compression_disabled = (opts & SSL_OP_NO_COMPRESSION) != 0;
     f.renegotiation_disabled = (opts & SSL_OP_NO_RENEGOTIATION) != 0;
@@ -227,11 +228,18 @@ std::string configure_common(SSL_CTX* c, const config::listener& l, const resolv
         ERR_clear_error();
     };
     // Versions: TLS 1.2 (or 1.3) up to 1.3, never lower (ATS blocks TLS 1.0/1.1).
-    check(SSL_CTX_set_min_proto_version(c, l.min_version == config::tls_version::v1_3 ? TLS1_3_VERSION : TLS1_2_VERSION),
+    // Report mode (enforcement = "report") also accepts TLS 1.0/1.1; the gate counts them as would-refuse.
+    const bool report = l.enforcement == config::enforcement_mode::report;
+    check(SSL_CTX_set_min_proto_version(c, l.min_version == config::tls_version::v1_3 ? TLS1_3_VERSION
+                                           : report                                   ? TLS1_VERSION
+                                                                                      : TLS1_2_VERSION),
           "min version");
     check(SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION), "max version");
     std::vector<std::string_view> list12, list13, glist;
     for (const suite* s : names.tls12) list12.push_back(s->openssl);
+    if (report)  // after the configured suites: server preference gives compliant clients the same suite
+        for (std::string_view s : report_mode_legacy_suites)
+            if (std::find(list12.begin(), list12.end(), s) == list12.end()) list12.push_back(s);
     for (const suite* s : names.tls13) list13.push_back(s->openssl);
     for (const group* g : names.groups) glist.push_back(g->name);
     // An empty list would make OpenSSL fail; it is only possible after config errors.
@@ -423,6 +431,7 @@ listener_tls build_listener_tls(const config::listener& l, diagnostics& diags, t
     // Build one context per group.
     gate_config gate;
     gate.refuse_unknown_sni = l.unknown_sni == config::unknown_sni_mode::refuse;
+    gate.report_only = l.enforcement == config::enforcement_mode::report;
     std::vector<ossl::ptr<SSL_CTX>> contexts;
     std::string key_description;
     bool all_ok = !certs.empty() && certs.size() == l.certificates.size();

@@ -18,6 +18,7 @@
 #include "proxy/net/tls_stream.hpp"
 #include "proxy/net/watchdog.hpp"
 #include "tls/audit.hpp"
+#include "tls/fleet.hpp"
 #include "tls/handshake_gate.hpp"
 #include "tls/peer_info.hpp"
 #include "util/json.hpp"
@@ -26,6 +27,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -73,6 +76,12 @@ private:
 
     net::awaitable<bool> handshake();
     void handshake_failed(const error_code& ec);
+    // Fleet insight for a handshake whose ClientHello was seen: its offer, and a would-refuse (report
+    // mode) logged and counted once, unless it ended refused anyway (`refused`).
+    void account_hello(tls::refusal refused);
+    // Appends this handshake to the process's recent refusals (the dashboard, /status).
+    void record_refusal(tls::refusal reason, bool would_refuse);
+    std::string offered_text() const;
     net::awaitable<const http::request_head*> read_request_head(bool first);
     net::awaitable<bool> respond(const http::request_head& h);
     net::awaitable<bool> forward(const http::request_head& h, std::size_t upstream);
@@ -169,7 +178,45 @@ net::awaitable<bool> connection::handshake() {
     auto& st = worker_.counters();
     stats::inc(st.handshakes);
     if (peer_.resumed) stats::inc(st.resumed_handshakes);
+    if (auto* fleet = snap_->listeners[listener_].fleet.get())
+        tls::fleet_counters::inc(
+            fleet->negotiated[static_cast<std::size_t>(tls::bucket_of(static_cast<std::uint16_t>(SSL_version(client_.native()))))]);
+    account_hello(tls::refusal::none);
     co_return true;
+}
+
+std::string connection::offered_text() const {
+    const auto& o = hello_.hello;
+    return fmt::format("offered: max_version={} suites={} ems={} sni={}", tls::version_name(o.max_version), o.suite_count,
+                       o.ems ? "yes" : "no", o.sni[0] != '\0' ? o.sni.data() : "-");
+}
+
+void connection::record_refusal(tls::refusal reason, bool would_refuse) {
+    tls::refusal_log* log = worker_.refusals();
+    if (log == nullptr) return;
+    char client[64];
+    const bool v6 = client_ip_.find(':') != std::string::npos;
+    std::snprintf(client, sizeof client, v6 ? "[%s]:%u" : "%s:%u", client_ip_.c_str(), static_cast<unsigned>(client_port_));
+    log->push(tls::make_refused(static_cast<std::int64_t>(std::time(nullptr)), listener_cfg().name, client, hello_.hello,
+                                reason, would_refuse));
+}
+
+void connection::account_hello(tls::refusal refused) {
+    auto* fleet = snap_->listeners[listener_].fleet.get();
+    if (fleet != nullptr) fleet->count_hello(hello_.hello);
+    if (refused != tls::refusal::none) {
+        if (fleet != nullptr) tls::fleet_counters::inc(fleet->refused[static_cast<std::size_t>(refused)]);
+        record_refusal(refused, false);
+        return;
+    }
+    const tls::refusal w = hello_.would_refuse;
+    if (w == tls::refusal::none) return;
+    // Report mode: strict mode would have refused this ClientHello. Logged like a refusal, once.
+    stats::inc(worker_.counters().would_refuse[static_cast<std::size_t>(w)]);
+    if (fleet != nullptr) tls::fleet_counters::inc(fleet->would_refuse[static_cast<std::size_t>(w)]);
+    record_refusal(w, true);
+    spdlog::info("handshake would-refuse: client={}:{} listener={} reason={} {} (report mode: served)", client_ip_,
+                 client_port_, listener_cfg().name, tls::to_string(w), offered_text());
 }
 
 // Accounts for a handshake that did not complete, in exactly one place (README "Handshakes that do
@@ -184,16 +231,13 @@ void connection::handshake_failed(const error_code& ec) {
         return;
     }
     auto& st = worker_.counters();
-    const auto& o = hello_.hello;
-    auto offered = [&] {
-        return fmt::format("offered: max_version={} suites={} ems={} sni={}", tls::version_name(o.max_version),
-                           o.suite_count, o.ems ? "yes" : "no", o.sni[0] != '\0' ? o.sni.data() : "-");
-    };
+    auto offered = [&] { return offered_text(); };
     const std::string& ssl_text = client_.ssl_error_text();
     if (deadlines_.expired(slot_main) == phase::handshake) {
         // Not a refusal: the client stalled (or trickled) until [timeouts] handshake.
         const auto wait = hello_.hello_seen ? handshake_wait::client_finished : handshake_wait::client_hello;
         stats::inc(st.handshake_timeouts[static_cast<std::size_t>(wait)]);
+        if (hello_.hello_seen) account_hello(tls::refusal::none);
         spdlog::debug("handshake timeout: client={}:{} listener={} waiting_for={}{}{}", client_ip_, client_port_,
                       listener_cfg().name, handshake_wait_names[static_cast<std::size_t>(wait)],
                       hello_.hello_seen ? " " : "", hello_.hello_seen ? offered() : std::string());
@@ -207,6 +251,7 @@ void connection::handshake_failed(const error_code& ec) {
         return;
     }
     const tls::failure_class c = tls::classify_failure(hello_, client_.ssl_reason());
+    account_hello(c.reason);
     if (c.reason != tls::refusal::none) {
         stats::inc(st.refused[static_cast<std::size_t>(c.reason)]);
         // When the gate refused, OpenSSL's own text is just "callback failed": the reason says it all.

@@ -30,6 +30,8 @@ struct stats {
     counter resumed_handshakes{0};   // ... of which resumed (tickets)
     counter handshakes_aborted{0};   // closed, or sent something that is not TLS, before a ClientHello (scans, probes)
     std::array<counter, tls::refusal_count> refused{};  // refused handshakes by tls::refusal (index 0 unused)
+    // Report mode: handshakes served that strict mode would have refused, by tls::refusal.
+    std::array<counter, tls::refusal_count> would_refuse{};
     // Handshakes that failed after their ClientHello without a refusal, by tls::handshake_failure (index 0 unused).
     std::array<counter, tls::handshake_failure_count> handshake_failures{};
     std::array<counter, handshake_wait_count> handshake_timeouts{};  // by handshake_wait

@@ -46,6 +46,10 @@ public:
     // tests that build a worker_context alone). Not owned.
     connection_slots* slots() const noexcept { return slots_; }
     void set_slots(connection_slots* s) noexcept { slots_ = s; }
+    // The process-wide log of recent refused / would-refuse handshakes (set by the server before
+    // any connection runs; null in unit tests: nothing is recorded).
+    tls::refusal_log* refusals() const noexcept { return refusals_; }
+    void set_refusals(tls::refusal_log* l) noexcept { refusals_ = l; }
     // Closes this worker's longest-idle connection (counted in connections_shed); false if none is idle.
     bool shed_idle() noexcept {
         if (!registry_.shed_oldest_idle()) return false;
@@ -91,6 +95,7 @@ private:
     spdlog::logger* access_log_ = nullptr;
     connection_slots* slots_ = nullptr;
     bool access_log_json_ = false;
+    tls::refusal_log* refusals_ = nullptr;  // not owned (the server's)
     bool draining_ = false;
     std::uint64_t rng_;
     snapshot::cache* snapshots_ = nullptr;  // not owned (the worker's)

@@ -175,4 +175,69 @@ std::string render_summary(const std::vector<const stats*>& ws) {
     return out;
 }
 
+std::string render_fleet_metrics(const snapshot::snapshot& snap) {
+    using fc = tls::fleet_counters;
+    std::string out;
+    auto family = [&](const char* name, const char* help) {
+        out += "# HELP ";
+        out += name;
+        out += ' ';
+        out += help;
+        out += "\n# TYPE ";
+        out += name;
+        out += " counter\n";
+    };
+    auto series = [&](const char* name, const std::string& listener, const char* label, std::string_view value,
+                      std::uint64_t n) {
+        out += name;
+        out += "{listener=\"" + listener + "\"";
+        if (label != nullptr) {
+            out += ',';
+            out += label;
+            out += "=\"";
+            out += value;
+            out += '"';
+        }
+        out += "} " + std::to_string(n) + "\n";
+    };
+    struct entry {
+        const std::string* name;
+        const fc* f;
+    };
+    std::vector<entry> ls;
+    for (std::size_t i = 0; i < snap.cfg.listeners.size(); ++i)
+        if (snap.listeners[i].fleet) ls.push_back({&snap.cfg.listeners[i].name, snap.listeners[i].fleet.get()});
+    family("atsgate_handshake_would_refuse_total",
+           "Report mode: handshakes served that strict mode would have refused, by listener and reason.");
+    for (const auto& e : ls)
+        for (std::size_t r = 1; r < tls::refusal_count; ++r)
+            series("atsgate_handshake_would_refuse_total", *e.name, "reason", tls::to_string(static_cast<tls::refusal>(r)),
+                   fc::get(e.f->would_refuse[r]));
+    family("atsgate_fleet_refused_total", "Refused handshakes by listener and reason.");
+    for (const auto& e : ls)
+        for (std::size_t r = 1; r < tls::refusal_count; ++r)
+            series("atsgate_fleet_refused_total", *e.name, "reason", tls::to_string(static_cast<tls::refusal>(r)),
+                   fc::get(e.f->refused[r]));
+    family("atsgate_fleet_client_hellos_total", "ClientHellos by listener and the highest TLS version offered.");
+    for (const auto& e : ls)
+        for (std::size_t b = 0; b < tls::version_bucket_count; ++b)
+            series("atsgate_fleet_client_hellos_total", *e.name, "max_version",
+                   tls::to_string(static_cast<tls::version_bucket>(b)), fc::get(e.f->offered_max[b]));
+    family("atsgate_fleet_client_hello_features_total",
+           "ClientHellos by listener offering a feature: ems (Extended Master Secret), sni (server_name), "
+           "x25519mlkem768 (post-quantum hybrid group, Apple OS 26 and later).");
+    for (const auto& e : ls) {
+        series("atsgate_fleet_client_hello_features_total", *e.name, "feature", "ems", fc::get(e.f->ems_offered));
+        series("atsgate_fleet_client_hello_features_total", *e.name, "feature", "sni", fc::get(e.f->sni_present));
+        series("atsgate_fleet_client_hello_features_total", *e.name, "feature", "x25519mlkem768",
+               fc::get(e.f->mlkem_offered));
+    }
+    family("atsgate_fleet_handshakes_total", "Completed handshakes by listener and negotiated TLS version.");
+    for (const auto& e : ls)
+        for (std::size_t b = 0; b < tls::version_bucket_count; ++b)
+            series("atsgate_fleet_handshakes_total", *e.name, "version", tls::to_string(static_cast<tls::version_bucket>(b)),
+                   fc::get(e.f->negotiated[b]));
+    return out;
+}
+
 }  // namespace atsgate::server

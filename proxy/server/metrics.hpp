@@ -3,6 +3,7 @@
 // the one-line summary printed at shutdown.
 
 #include "proxy/downstream/stats.hpp"
+#include "proxy/snapshot/snapshot.hpp"
 
 #include <string>
 #include <vector>
@@ -12,5 +13,8 @@ namespace atsgate::server {
 // Sums the given per-worker stats. Reads atomics; safe from any thread.
 std::string render_metrics(const std::vector<const downstream::stats*>& workers);
 std::string render_summary(const std::vector<const downstream::stats*>& workers);
+// Fleet insight and would-refuse counters per listener of `snap` (labels: listener, and a bounded
+// version / feature / reason label). Reads atomics; safe from any thread.
+std::string render_fleet_metrics(const snapshot::snapshot& snap);
 
 }  // namespace atsgate::server

@@ -11,6 +11,8 @@
 #include "proxy/server/dashboard.hpp"
 #include "proxy/server/file_watch.hpp"
 #include "proxy/server/log_format.hpp"
+#include "tls/fleet.hpp"
+#include "tls/peer_info.hpp"
 #include "proxy/server/metrics.hpp"
 #include "proxy/server/ops_metrics.hpp"
 #include "proxy/server/sd_notify.hpp"
@@ -172,8 +174,11 @@ private:
     std::optional<reload_record> last_reload_;
     std::deque<reload_record> reload_history_;  // newest first, at most max_reload_history
     static constexpr std::size_t max_reload_history = 10;
-    // Dashboard chart columns: completed handshakes, then refusals by tls::refusal (1..).
-    minute_series series_{tls::refusal_count};
+    // Dashboard chart columns: completed handshakes, then refusals by tls::refusal (1..), then
+    // would-refuse handshakes by tls::refusal (1..).
+    static constexpr std::size_t reasons = tls::refusal_count - 1;
+    minute_series series_{1 + 2 * reasons};
+    tls::refusal_log refusals_;  // recent refused / would-refuse handshakes, written by the workers
     asio::steady_timer sample_timer_{control_};
     std::uint64_t reloads_ok_ = 0, reloads_refused_ = 0;
     sd_notifier notify_ = sd_notifier::from_environment();  // Type=notify readiness (sd_notify.hpp)
@@ -476,6 +481,30 @@ admin_reply server::status() {
         }
         j.close(']');
         if (l.upstream_index) j.key("default_upstream").str(l.upstream);
+        if (l.kind == config::listener_kind::https) {
+            j.key("enforcement").str(l.enforcement == config::enforcement_mode::report ? "report" : "strict");
+            if (const auto* f = rt.fleet.get()) {
+                using fc = tls::fleet_counters;
+                auto n = [](const fc::counter& c) { return static_cast<std::int64_t>(fc::get(c)); };
+                j.key("fleet").open('{').key("client_hellos").num(n(f->hellos));
+                j.key("offered_max_version").open('{');
+                for (std::size_t b = 0; b < tls::version_bucket_count; ++b)
+                    j.key(tls::to_string(static_cast<tls::version_bucket>(b))).num(n(f->offered_max[b]));
+                j.close('}').key("negotiated_version").open('{');
+                for (std::size_t b = 0; b < tls::version_bucket_count; ++b)
+                    j.key(tls::to_string(static_cast<tls::version_bucket>(b))).num(n(f->negotiated[b]));
+                j.close('}');
+                j.key("ems_offered").num(n(f->ems_offered)).key("sni_present").num(n(f->sni_present));
+                j.key("x25519mlkem768_offered").num(n(f->mlkem_offered));
+                j.key("refused").open('{');
+                for (std::size_t r = 1; r < tls::refusal_count; ++r)
+                    j.key(tls::to_string(static_cast<tls::refusal>(r))).num(n(f->refused[r]));
+                j.close('}').key("would_refuse").open('{');
+                for (std::size_t r = 1; r < tls::refusal_count; ++r)
+                    j.key(tls::to_string(static_cast<tls::refusal>(r))).num(n(f->would_refuse[r]));
+                j.close('}').close('}');
+            }
+        }
         j.close('}');
     }
     j.close(']');
@@ -495,6 +524,25 @@ admin_reply server::status() {
             j.close('}');
         }
         j.close(']').close('}');
+    }
+    j.close(']');
+    j.key("handshake_would_refuse").open('{');
+    for (std::size_t r = 1; r < tls::refusal_count; ++r) {
+        std::uint64_t n = 0;
+        for (const auto* s : stats_) n += downstream::stats::get(s->would_refuse[r]);
+        j.key(tls::to_string(static_cast<tls::refusal>(r))).num(static_cast<std::int64_t>(n));
+    }
+    j.close('}');
+    j.key("recent_refusals").open('[');
+    for (const auto& e : refusals_.recent()) {
+        j.open('{').key("at").num(e.at).key("listener").str(e.listener.data()).key("client").str(e.client.data());
+        j.key("sni").str(e.sni.data()).key("max_version").str(tls::version_name(e.max_version));
+        j.key("suites").num(e.suites).key("ems").boolean(e.ems);
+        j.key("groups").open('[');
+        for (std::size_t g = 0; g < e.group_count; ++g) j.str(tls::group_name(e.groups[g]));
+        j.close(']');
+        j.key("reason").str(tls::to_string(e.reason)).key("would_refuse").boolean(e.would_refuse);
+        j.key("explanation").str(explain_reason(tls::to_string(e.reason))).close('}');
     }
     j.close(']');
     j.key("handshake_refused").open('{');
@@ -535,7 +583,10 @@ void server::sample_counters() {
     std::vector<std::uint64_t> totals(series_.columns(), 0);
     for (const auto* st : stats_) {
         totals[0] += downstream::stats::get(st->handshakes);
-        for (std::size_t r = 1; r < tls::refusal_count; ++r) totals[r] += downstream::stats::get(st->refused[r]);
+        for (std::size_t r = 1; r < tls::refusal_count; ++r) {
+            totals[r] += downstream::stats::get(st->refused[r]);
+            totals[reasons + r] += downstream::stats::get(st->would_refuse[r]);
+        }
     }
     series_.sample(static_cast<std::int64_t>(std::time(nullptr)), totals);
 }
@@ -568,7 +619,7 @@ admin_reply server::dashboard(bool session, unsigned refresh_seconds) {
         dl.name = l.name;
         dl.kind = scep ? "scep" : "https";
         dl.address = util::host_port(l.address, l.port);
-        dl.enforcement = scep ? "" : "strict";
+        dl.enforcement = scep ? "" : l.enforcement == config::enforcement_mode::report ? "report" : "strict";
         for (const auto& f : snap->audit.findings)
             if (f.endpoint == l.name) dl.findings.push_back(f);
         v.listeners.push_back(std::move(dl));
@@ -618,6 +669,24 @@ admin_reply server::dashboard(bool session, unsigned refresh_seconds) {
         std::uint64_t n = 0;
         for (const auto* st : stats_) n += downstream::stats::get(st->refused[r]);
         v.refused_total.emplace_back(name, n);
+        v.would_refuse_reasons.push_back(name);
+        n = 0;
+        for (const auto* st : stats_) n += downstream::stats::get(st->would_refuse[r]);
+        v.would_refuse_total.emplace_back(name, n);
+    }
+    for (const auto& e : refusals_.recent()) {
+        dashboard_view::refused_client c;
+        c.at = e.at;
+        c.listener = e.listener.data();
+        c.client = e.client.data();
+        c.sni = e.sni.data();
+        c.max_version = std::string(tls::version_name(e.max_version));
+        c.suites = e.suites;
+        c.ems = e.ems;
+        for (std::size_t g = 0; g < e.group_count; ++g) c.groups += (g ? "," : "") + tls::group_name(e.groups[g]);
+        c.reason = std::string(tls::to_string(e.reason));
+        c.would_refuse = e.would_refuse;
+        v.recent.push_back(std::move(c));
     }
     v.minutes = series_.last_hour(v.now);
     for (const auto* st : stats_) {
@@ -679,6 +748,7 @@ void server::create_workers(const config::config& cfg) {
         w->snapshots = std::make_unique<snapshot::cache>(store_);
         w->ctx.set_snapshots(w->snapshots.get());
         w->ctx.set_slots(&slots_);
+        w->ctx.set_refusals(&refusals_);
         slots_.add_worker(w->ctx);
         stats_.push_back(&w->ctx.counters());
         workers_.push_back(std::move(w));
@@ -743,6 +813,7 @@ void server::start_serving(const std::map<std::string, std::vector<int>>& fds,
 void server::install_admin_handlers() {
     handlers_.metrics = [this] {
         std::string text = render_metrics(stats_);
+        text += render_fleet_metrics(*current());
         text += "# HELP atsgate_reloads_total Configuration reloads (SIGHUP, POST /reload) by result.\n"
                 "# TYPE atsgate_reloads_total counter\n";
         text += "atsgate_reloads_total{result=\"ok\"} " + std::to_string(reloads_ok_) + "\n";

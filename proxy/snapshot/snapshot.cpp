@@ -60,6 +60,12 @@ std::shared_ptr<tls::ticket_keys> shared_state::tickets(const config::listener& 
     return slot;
 }
 
+std::shared_ptr<tls::fleet_counters> shared_state::fleet(const std::string& name) {
+    auto& slot = fleet_[name];
+    if (!slot) slot = std::make_shared<tls::fleet_counters>();
+    return slot;
+}
+
 void shared_state::rotate_due(const config::config& cfg) {
     const auto now = std::chrono::steady_clock::now();
     for (const auto& l : cfg.listeners) {
@@ -97,6 +103,7 @@ build_result build(config::config cfg, std::int64_t now, std::uint64_t generatio
                 if (!keys) complete = false;
             }
             rt.tickets = keys;
+            rt.fleet = state.fleet(l.name);
             tls::listener_tls built = tls::build_listener_tls(l, out.diags, keys.get());
             for (auto& f : built.facts) {
                 if (f.chain && !f.chain->served.empty()) {

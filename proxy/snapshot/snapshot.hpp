@@ -14,6 +14,7 @@
 #include "proxy/upstream/health.hpp"
 #include "proxy/upstream/pool.hpp"
 #include "tls/audit.hpp"
+#include "tls/fleet.hpp"
 #include "tls/server_context.hpp"
 #include "tls/ticket_keys.hpp"
 
@@ -42,6 +43,9 @@ struct listener_runtime {
     // server_name, the certificates' names and the upstream members' host[:port].
     std::vector<std::string> own_hosts;
     std::vector<certificate_summary> certificates;
+    // What this listener's clients offer (fleet insight). Kept across reloads by listener name
+    // (shared_state::fleet), so the counts run from start; shared by every worker (atomics).
+    std::shared_ptr<tls::fleet_counters> fleet;
 };
 
 struct member_runtime {
@@ -84,10 +88,14 @@ public:
     std::shared_ptr<tls::ticket_keys> tickets(const config::listener& l, config::diagnostics& diags);
     // Rotates random keys older than their listener's ticket_key_rotation (control thread timer).
     void rotate_due(const config::config& cfg);
+    // The fleet counters of the listener named `name`, created on first use and kept for the
+    // process's life (a listener removed and added again continues its counts).
+    std::shared_ptr<tls::fleet_counters> fleet(const std::string& name);
 
 private:
     std::map<std::string, std::weak_ptr<upstream::member_health>> health_;
     std::map<std::string, std::shared_ptr<tls::ticket_keys>> tickets_;  // by listener name + key file
+    std::map<std::string, std::shared_ptr<tls::fleet_counters>> fleet_;  // by listener name
 };
 
 struct build_result {
