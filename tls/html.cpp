@@ -33,7 +33,8 @@ th{color:var(--muted);font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 code,.mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;overflow-wrap:break-word}
 .muted{color:var(--muted)}
-.badge{display:inline-block;min-width:52px;text-align:center;border-radius:4px;padding:0 6px;font-weight:700;font-size:12px;color:#fff}
+#recent td:last-child{min-width:16em}section{overflow-x:auto}
+.badge{white-space:nowrap;display:inline-block;min-width:52px;text-align:center;border-radius:4px;padding:0 6px;font-weight:700;font-size:12px;color:#fff}
 .badge.pass{background:var(--pass)}.badge.warn{background:var(--warn)}.badge.fail{background:var(--fail)}
 .badge.unknown{background:var(--unknown)}.badge.info{background:var(--info)}.badge.exempt{background:var(--exempt)}
 .banner{padding:10px 14px;border-radius:8px;margin:0 0 16px;font-weight:600;border:1px solid}

@@ -683,7 +683,7 @@ admin_reply server::dashboard(bool session, unsigned refresh_seconds) {
         c.max_version = std::string(tls::version_name(e.max_version));
         c.suites = e.suites;
         c.ems = e.ems;
-        for (std::size_t g = 0; g < e.group_count; ++g) c.groups += (g ? "," : "") + tls::group_name(e.groups[g]);
+        for (std::size_t g = 0; g < e.group_count; ++g) c.groups += (g ? ", " : "") + tls::group_name(e.groups[g]);
         c.reason = std::string(tls::to_string(e.reason));
         c.would_refuse = e.would_refuse;
         v.recent.push_back(std::move(c));

@@ -108,15 +108,25 @@ TEST_CASE("browser: the dashboard and the probe report in chromium", "[integrati
     c.admin_token = "browser-token-5f1c9a0e";
     c.listeners[0].cert = hostile.cert;
     c.listeners[0].key = hostile.key;
+    listener_spec legacy = c.listeners[0];  // a report-mode listener: would-refuse clients
+    legacy.name = "legacy";
+    legacy.extra = "enforcement = \"report\"\n";
+    c.listeners.push_back(legacy);
     proxy px(env, c);
 
-    // Refused handshakes for the chart and the reasons table.
+    // Refused handshakes (one with a hostile SNI) and would-refuse ones for the chart and the lists.
     tls_client_options no_ems;
     no_ems.max_version = TLS1_2_VERSION;
     no_ems.no_ems = true;
     for (int i = 0; i < 3; ++i) {
-        tls_client cl(no_ems);
+        auto o = no_ems;
+        if (i == 0) o.sni = "<script>window.__pwned=3</script>";
+        tls_client cl(o);
         CHECK_FALSE(cl.connect(px.port()).ok);
+    }
+    for (int i = 0; i < 2; ++i) {
+        tls_client cl(no_ems);
+        CHECK(cl.connect(px.port(1)).ok);
     }
     // And completed ones.
     for (int i = 0; i < 2; ++i) {
@@ -134,7 +144,12 @@ TEST_CASE("browser: the dashboard and the probe report in chromium", "[integrati
                                    {"#certificates", "<script>window.__pwned=1</script>"},
                                    {"#reasons", "no_ems"},
                                    {"#reasons", "offered no Extended Master Secret: Apple devices always do"},
-                                   {"#verdict", "Compliant"}},
+                                   {"#recent tr.refusal", "no_ems"},
+                                   {"#recent tr.refusal", "would refuse"},
+                                   {"#recent tr.refusal", "offered no Extended Master Secret"},
+                                   {"#recent", "<script>window.__pwned=3</script>"},
+                                   {"[data-listener=\"legacy\"]", "enforcement report"},
+                                   {"#verdict", "Not compliant yet: legacy is in report mode"}},
                                   true);
     INFO("dashboard checker:\n" << dash.out << dash.err);
     CHECK(dash.exit_code == 0);

@@ -42,7 +42,7 @@ report small_report() {
 
 TEST_CASE("render_json: exact schema", "[tls][render]") {
     const std::string expected =
-        R"~({"version":1,"summary":{"pass":1,"info":0,"warn":1,"fail":1,"unknown":1},"findings":[)~"
+        R"~({"version":1,"summary":{"pass":1,"info":0,"warn":1,"fail":1,"unknown":1},"report_only":[],"findings":[)~"
         R"~({"endpoint":"mdm","rule":"tls.version","status":"pass","subject":"","evidence":"TLS 1.2)~"
         "\xE2\x80\x93"
         R"~(1.3","remediation":"","ats_exception":"NSExceptionMinimumTLSVersion"},)~"
@@ -70,7 +70,7 @@ TEST_CASE("render_json: escaping", "[tls][render]") {
         R"~( bad \ufffd \ufffd end")~";
     CHECK(json.find(expected_subject) != std::string::npos);
     CHECK(json.find(R"~("endpoint":"e\"p")~") != std::string::npos);
-    CHECK(render_json(report{}) == R"~({"version":1,"summary":{"pass":0,"info":0,"warn":0,"fail":0,"unknown":0},"findings":[]})~");
+    CHECK(render_json(report{}) == R"~({"version":1,"summary":{"pass":0,"info":0,"warn":0,"fail":0,"unknown":0},"report_only":[],"findings":[]})~");
 }
 
 TEST_CASE("render_text: blocks, remediation lines, summary", "[tls][render]") {
