@@ -727,7 +727,7 @@ std::string render_json(const report& r) {
     out += "},\"report_only\":[";
     for (std::size_t i = 0; i < r.report_only.size(); ++i) {
         if (i) out += ',';
-        append_json(out, r.report_only[i]);
+        util::append_json_string(out, r.report_only[i]);
     }
     out += "],\"findings\":[";
     first = true;
