@@ -146,10 +146,14 @@ void print_diagnostics(const config::diagnostics& diags) {
 bool blocks_start(const tls::report& r) { return r.any(tls::status::fail) || r.any(tls::status::unknown); }
 
 // Shared by run and check: parse, validate, build, audit. Returns an exit code, or -1 to go on.
-int prepare(const options& o, snapshot::build_result& built, snapshot::shared_state& health) {
+// `before` (run): gets the content hashes of the files the configuration names before build()
+// reads them (server.watch's baseline).
+int prepare(const options& o, snapshot::build_result& built, snapshot::shared_state& health,
+            atsgate::server::file_watch::fingerprint* before = nullptr) {
     auto loaded = config::load_file(o.config_path);
     print_diagnostics(loaded.diags);
     if (!loaded.value) return exit_config;
+    if (before != nullptr) atsgate::server::file_watch::note_before_reading(loaded.value->files, *before);
     built = snapshot::build(std::move(*loaded.value), static_cast<std::int64_t>(std::time(nullptr)), 1, health);
     print_diagnostics(built.diags);
     if (config::has_errors(built.diags)) return exit_config;
@@ -229,7 +233,10 @@ int cmd_reload(const options& o) {
 int cmd_run(const options& o) {
     snapshot::build_result built;
     auto health = std::make_unique<snapshot::shared_state>();
-    if (int rc = prepare(o, built, *health); rc >= 0) return rc;
+    // server.watch's baseline: the files as they were before this start read them.
+    atsgate::server::file_watch::fingerprint before;
+    atsgate::server::file_watch::note_before_reading({atsgate::server::watched_config_path(o.config_path)}, before);
+    if (int rc = prepare(o, built, *health, &before); rc >= 0) return rc;
     if (blocks_start(built.audit) || !built.value) {
         std::fputs(tls::render_text(built.audit).c_str(), stderr);
         std::fprintf(stderr, "atsgate: refusing to start: the configuration does not meet Apple's ATS requirements\n");
@@ -244,7 +251,7 @@ int cmd_run(const options& o) {
     }
     spdlog::info("atsgate {} ({}): audit passed for {} listener(s)", ATSGATE_VERSION, OPENSSL_VERSION_TEXT,
                  built.value->cfg.listeners.size());
-    return atsgate::server::run(o.config_path, built.value, std::move(health));
+    return atsgate::server::run(o.config_path, built.value, std::move(health), std::move(before));
 }
 
 }  // namespace

@@ -64,7 +64,12 @@ file_watch::file_watch(boost::asio::io_context& io, std::chrono::milliseconds de
 
 file_watch::~file_watch() { stop(); }
 
-bool file_watch::watch(std::vector<std::string> paths, std::string& error) {
+void file_watch::note_before_reading(const std::vector<std::string>& paths, fingerprint& fp) {
+    for (const auto& p : paths)
+        if (fp.find(p) == fp.end()) fp.emplace(p, content_hash(p));
+}
+
+bool file_watch::watch(std::vector<std::string> paths, std::string& error, const fingerprint* loaded) {
     if (fd_ < 0) {
         fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         if (fd_ < 0) {
@@ -83,9 +88,22 @@ bool file_watch::watch(std::vector<std::string> paths, std::string& error) {
     const bool was_stopped = stopped_;
     stopped_ = false;
     paths_ = std::move(paths);
-    resync_watches();
+    resync_watches();  // from here on, inotify reports every change
     rebaseline();
     if (was_stopped) arm_read();
+    if (loaded != nullptr) {
+        // A file replaced between the load and the watch: no event will come for it, so check now
+        // (debounced like an event) against what was loaded.
+        bool differs = false;
+        for (auto& [path, hash] : last_) {
+            const auto it = loaded->find(path);
+            if (it != loaded->end() && it->second != hash) {
+                hash = it->second;
+                differs = true;
+            }
+        }
+        if (differs) on_events();
+    }
     return true;
 }
 

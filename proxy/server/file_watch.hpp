@@ -14,6 +14,12 @@
 // calls back (a touched or rewritten-identical file, or an editor's swap file next to the
 // config, does not).
 //
+// The baseline is what was loaded, not what the files hold when watching starts: a load (at
+// start or by a reload) reads the files some time before watch() runs, and a file replaced in
+// between must still be reported. The caller hashes the files before it reads them
+// (note_before_reading) and hands those hashes to watch(); a file whose content already differs
+// from them is checked at once (no inotify event would come for it: it changed before the watch).
+//
 // Thread affinity: everything runs on the io_context given to the constructor.
 
 #include <boost/asio/io_context.hpp>
@@ -32,6 +38,12 @@ namespace atsgate::server {
 
 class file_watch {
 public:
+    // Content hashes by path, taken before a load read the files.
+    using fingerprint = std::map<std::string, std::uint64_t>;
+    // Adds the current content hash of each of `paths` that `fp` does not hold yet (the first
+    // hash, taken before the first read, wins). Call it before reading the files.
+    static void note_before_reading(const std::vector<std::string>& paths, fingerprint& fp);
+
     // `on_change` gets a one-line description of what changed (the first changed path). It is
     // called on `io`'s thread; it may call watch() to replace the set.
     file_watch(boost::asio::io_context& io, std::chrono::milliseconds debounce,
@@ -40,10 +52,12 @@ public:
     file_watch(const file_watch&) = delete;
     file_watch& operator=(const file_watch&) = delete;
 
-    // Starts (or replaces) watching `paths` and takes their current contents as the baseline.
+    // Starts (or replaces) watching `paths`. The baseline is `loaded` (hashes taken before the
+    // files were read, see note_before_reading) where it has the path, else the current content;
+    // when a file differs from its baseline already, a check is scheduled as if an event came.
     // Returns false (with `error`) when inotify is unavailable; paths that do not exist yet are
     // watched through their directory and count as "absent" in the fingerprint.
-    bool watch(std::vector<std::string> paths, std::string& error);
+    bool watch(std::vector<std::string> paths, std::string& error, const fingerprint* loaded = nullptr);
     // Takes the current contents as the baseline without calling back (e.g. after a reload that
     // another trigger started).
     void rebaseline();

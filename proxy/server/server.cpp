@@ -94,13 +94,14 @@ using json = util::json_writer;
 class server {
 public:
     server(std::string path, std::shared_ptr<const snapshot::snapshot> initial,
-           std::unique_ptr<snapshot::shared_state> health)
+           std::unique_ptr<snapshot::shared_state> health, file_watch::fingerprint loaded)
         : path_(std::move(path)),
           store_(initial),
           state_(std::move(health)),
           checker_(control_),
           generation_(initial->generation),
-          started_(std::time(nullptr)) {}
+          started_(std::time(nullptr)),
+          loaded_at_start_(std::move(loaded)) {}
 
     int run();
 
@@ -117,7 +118,6 @@ private:
     // Reloads and records the outcome (trigger: "SIGHUP" or "admin") for /status and /metrics, so a
     // refused SIGHUP reload is visible without reading the log.
     admin_reply reload(const char* trigger);
-    admin_reply do_reload();
     admin_reply set_weights(std::string_view listener, std::string_view route,
                             const std::vector<std::pair<std::string, std::uint32_t>>& weights);
     admin_reply status();
@@ -184,9 +184,13 @@ private:
     sd_notifier notify_ = sd_notifier::from_environment();  // Type=notify readiness (sd_notify.hpp)
     std::int64_t config_loaded_at_ = started_;  // start, or the last applied reload (unix seconds)
     std::unique_ptr<file_watch> watch_;  // server.watch = true: reload when a named file changes
+    file_watch::fingerprint loaded_at_start_;  // the files' contents before the start read them
     // Starts, re-targets or stops watch_ after the start and every reload (the file set follows the
-    // live configuration; the current contents become the baseline).
-    void rewatch();
+    // live configuration). `loaded`: the contents before the load read them (the baseline).
+    void rewatch(const file_watch::fingerprint& loaded);
+    // Re-reads the configuration; `before` gets the content hashes of the files it names before
+    // they are read (the configuration's own are already in it).
+    admin_reply do_reload(file_watch::fingerprint& before);
 };
 
 bool server::open_new_listeners(const snapshot::snapshot& snap, std::map<std::string, std::vector<int>>& fds,
@@ -300,7 +304,14 @@ void server::apply_runtime_settings(const snapshot::snapshot& snap) {
     if (snap.cfg.admin) handlers_.token = snap.cfg.admin->token;
 }
 
-void server::rewatch() {
+// The configuration file and every file it names: what server.watch follows.
+std::vector<std::string> watched_files(const std::string& path, const config::config& cfg) {
+    std::vector<std::string> files{watched_config_path(path)};
+    files.insert(files.end(), cfg.files.begin(), cfg.files.end());
+    return files;
+}
+
+void server::rewatch(const file_watch::fingerprint& loaded) {
     const auto snap = current();
     if (!snap->cfg.server.watch || draining_.load()) {
         if (watch_) watch_->stop();
@@ -311,16 +322,19 @@ void server::rewatch() {
             spdlog::info("watch: {} changed: reloading {}", what, path_);
             reload("watch");
         });
-    std::vector<std::string> files{std::filesystem::absolute(path_).lexically_normal().string()};
-    files.insert(files.end(), snap->cfg.files.begin(), snap->cfg.files.end());
     std::string error;
-    if (!watch_->watch(std::move(files), error)) spdlog::error("watch: cannot watch the configuration's files: {}", error);
+    if (!watch_->watch(watched_files(path_, snap->cfg), error, &loaded))
+        spdlog::error("watch: cannot watch the configuration's files: {}", error);
 }
 
 admin_reply server::reload(const char* trigger) {
     const bool notify = !draining_.load();  // no READY=1 after STOPPING=1
     if (notify) notify_.reloading(std::string("reloading (") + trigger + ")");
-    admin_reply r = do_reload();
+    // The files as they are before the reload reads them: the watch's baseline afterwards, so that
+    // a file replaced during the reload is reported (and reloaded) again.
+    file_watch::fingerprint loaded;
+    file_watch::note_before_reading(watched_files(path_, current()->cfg), loaded);
+    admin_reply r = do_reload(loaded);
     if (notify)
         notify_.ready(r.status == 200 ? "serving generation " + std::to_string(generation_)
                                       : "reload refused (" + std::string(trigger) + "); serving generation " +
@@ -336,12 +350,12 @@ admin_reply server::reload(const char* trigger) {
     reload_history_.push_front(rec);
     if (reload_history_.size() > max_reload_history) reload_history_.pop_back();
     if (rec.ok) config_loaded_at_ = rec.at;
-    rewatch();
+    rewatch(loaded);
     last_reload_ = std::move(rec);
     return r;
 }
 
-admin_reply server::do_reload() {
+admin_reply server::do_reload(file_watch::fingerprint& before) {
     if (draining_.load()) return {409, "text/plain; charset=utf-8", "draining: reload refused\n"};
     std::string report;
     auto loaded = config::load_file(path_);
@@ -362,6 +376,7 @@ admin_reply server::do_reload() {
                                  loaded.value->admin->port != old->cfg.admin->port)))
         spdlog::warn("reload: the admin endpoint address changes take effect at the next restart");
 
+    file_watch::note_before_reading(loaded.value->files, before);  // before build() reads them
     auto built = snapshot::build(std::move(*loaded.value), static_cast<std::int64_t>(std::time(nullptr)),
                                  generation_ + 1, *state_);
     for (const auto& d : built.diags) report += d.to_string() + "\n";
@@ -903,7 +918,7 @@ void server::on_signal(const net::error_code& ec, int sig) {
 
 // Every socket is bound and the workers run: tell the service manager (Type=notify).
 void server::notify_ready() {
-    rewatch();  // server.watch: start watching the configuration's files
+    rewatch(loaded_at_start_);  // server.watch: start watching the configuration's files
     if (!notify_.error().empty()) spdlog::warn("{}: not notifying the service manager", notify_.error());
     if (const auto nec = notify_.ready("serving generation " + std::to_string(generation_)))
         spdlog::warn("NOTIFY_SOCKET {}: {}", notify_.address(), nec.message());
@@ -945,9 +960,13 @@ void set_log_level(config::log_level level) {
     }
 }
 
+std::string watched_config_path(const std::string& config_path) {
+    return std::filesystem::absolute(config_path).lexically_normal().string();
+}
+
 int run(std::string config_path, std::shared_ptr<const snapshot::snapshot> initial,
-        std::unique_ptr<snapshot::shared_state> health) {
-    server s(std::move(config_path), std::move(initial), std::move(health));
+        std::unique_ptr<snapshot::shared_state> health, file_watch::fingerprint loaded) {
+    server s(std::move(config_path), std::move(initial), std::move(health), std::move(loaded));
     return s.run();
 }
 

@@ -3,6 +3,7 @@
 // own acceptors (SO_REUSEPORT), upstream pools, counters and access-log buffer; a control thread
 // (the caller's) handling signals, reloads, the drain, active health checks and the admin endpoint.
 
+#include "proxy/server/file_watch.hpp"
 #include "proxy/snapshot/snapshot.hpp"
 
 #include <memory>
@@ -21,7 +22,13 @@ namespace atsgate::server {
 // Applies the configured log level to spdlog (process-wide). Used at start and on every reload.
 void set_log_level(config::log_level level);
 
+// `loaded`: the content hashes of the configuration and the files it names, taken before they
+// were read for `initial` (file_watch::note_before_reading): server.watch's baseline, so that a
+// file replaced while atsgate was starting is still picked up.
 int run(std::string config_path, std::shared_ptr<const snapshot::snapshot> initial,
-        std::unique_ptr<snapshot::shared_state> health);
+        std::unique_ptr<snapshot::shared_state> health, file_watch::fingerprint loaded = {});
+
+// The configuration file as server.watch names it (absolute, normalised).
+std::string watched_config_path(const std::string& config_path);
 
 }  // namespace atsgate::server

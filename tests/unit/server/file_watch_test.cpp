@@ -172,3 +172,50 @@ TEST_CASE("file_watch: a renewal that re-points a symlink elsewhere (certbot's l
     REQUIRE(h.wait_changes(1));
     CHECK(h.changes[0] == (root / "certs/mdm.pem").string());
 }
+
+TEST_CASE("file_watch: a file replaced between the load and the watch is reported against what was loaded",
+          "[unit][server][watch]") {
+    // atsgate reads its files, then (after binding, at start; after swapping, on a reload) starts
+    // watching them. A renewal that lands in between sends its inotify events before the watch
+    // exists; taking the baseline at watch() lost it for good (integration.watch saw it as a broken
+    // configuration written right after start that was never refused).
+    atsgate::test::temp_dir dir;
+    const fs::path cfg = dir.path() / "atsgate.toml";
+    const fs::path cert = dir.path() / "cert.pem";
+    write(cfg, "a");
+    write(cert, "c1");
+    file_watch::fingerprint loaded;
+    file_watch::note_before_reading({cfg.string(), cert.string()}, loaded);
+    write(cert, "ignored");  // hashed again: the first hash (before the read) wins
+    file_watch::note_before_reading({cert.string()}, loaded);
+    harness h;
+    std::string err;
+
+    SECTION("changed in between: reported once, without any event after the watch started") {
+        write(cert, "c2");
+        REQUIRE(h.w.watch({cfg.string(), cert.string()}, err, &loaded));
+        REQUIRE(h.wait_changes(1));
+        h.settle();
+        CHECK(h.changes == std::vector<std::string>{cert.string()});
+    }
+    SECTION("unchanged since the load: nothing") {
+        write(cert, "c1");
+        REQUIRE(h.w.watch({cfg.string(), cert.string()}, err, &loaded));
+        h.settle();
+        CHECK(h.changes.empty());
+        write(cfg, "b");  // and later changes are reported as usual
+        REQUIRE(h.wait_changes(1));
+        CHECK(h.changes == std::vector<std::string>{cfg.string()});
+    }
+    SECTION("a path the load did not hash takes its current content") {
+        const fs::path token = dir.path() / "token";
+        write(token, "t1");
+        write(cert, "c1");
+        REQUIRE(h.w.watch({cfg.string(), cert.string(), token.string()}, err, &loaded));
+        h.settle();
+        CHECK(h.changes.empty());
+        write(token, "t2");
+        REQUIRE(h.wait_changes(1));
+        CHECK(h.changes == std::vector<std::string>{token.string()});
+    }
+}
