@@ -68,6 +68,8 @@ public:
           client_port_(peer.port()) {}
 
     net::awaitable<void> run();
+    // Closed by a shed at max_connections (registry::shed_oldest_idle).
+    bool shed() const noexcept { return node_.shed; }
 
 private:
     const config::timeout_settings& timeouts() const noexcept { return snap_->cfg.timeouts; }
@@ -517,9 +519,10 @@ net::awaitable<void> serve(net::tcp_socket socket, net::tcp::endpoint peer, std:
     struct active_guard {
         stats& s;
         connection_slots* slots;
+        bool shed = false;  // closed by a shed at max_connections (ends that shed's flight)
         ~active_guard() {
             stats::dec(s.connections_active);
-            if (slots != nullptr) slots->release();  // taken by the accept loop
+            if (slots != nullptr) slots->release(shed);  // taken by the accept loop
         }
     } guard{st, worker.slots()};
     const auto& lc = snap->cfg.listeners[listener];
@@ -548,6 +551,7 @@ net::awaitable<void> serve(net::tcp_socket socket, net::tcp::endpoint peer, std:
     }
     connection c(std::move(socket), peer, std::move(snap), listener, worker);
     co_await c.run();
+    guard.shed = c.shed();
 }
 
 }  // namespace atsgate::downstream

@@ -78,14 +78,16 @@ net::awaitable<void> accept_loop(net::tcp_acceptor& acceptor, std::string listen
         }
         downstream::stats::inc(st.connections_accepted);
         // A slot (limits.max_connections, process-wide) before serving. At the limit: shed the
-        // longest-idle connection and wait until its slot comes back; with nothing idle anywhere,
+        // longest-idle connection (one per waiting client, connection_slots::make_room) and wait
+        // until its slot comes back; with nothing idle anywhere,
         // wait until some connection ends. This loop accepts nothing meanwhile, so further clients
         // queue in the kernel backlog. Looked at every 10 ms: a freed slot may go to another loop.
-        if (slots != nullptr) {
+        if (slots != nullptr && !slots->try_acquire(snapshots.get()->cfg.limits.max_connections)) {
+            const downstream::connection_slots::waiter waiting(*slots);
             bool logged = false;
             while (!slots->try_acquire(snapshots.get()->cfg.limits.max_connections)) {
                 if (!acceptor.is_open()) co_return;  // closed (drain, reload): the waiting client is dropped
-                if (!slots->shed_one(worker) && !logged) {
+                if (!slots->make_room(worker) && !logged) {
                     spdlog::debug("max_connections ({}) reached and no connection is idle: client {} waits",
                                   snapshots.get()->cfg.limits.max_connections, peer.address().to_string());
                     logged = true;
