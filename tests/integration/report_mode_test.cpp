@@ -9,9 +9,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <string>
 
 using namespace atsgate::itest;
+namespace ossl = atsgate::ossl;
 
 namespace {
 
@@ -70,6 +79,75 @@ tls_client_options rsa_kx() {
     o.max_version = TLS1_2_VERSION;
     o.cipher_list = "AES128-GCM-SHA256";
     return o;
+}
+
+// The ClientHello an OS 26 Apple device sends, as far as fleet insight looks at it: OpenSSL 3.0
+// (Debian 12) cannot offer X25519MLKEM768, so its ClientHello (groups x25519, P-256, x448; key share
+// x25519) is rewritten to offer X25519MLKEM768 first, then x25519 and P-256, as Apple orders them
+// (same length, so no length field changes). `tls12_no_ems`: a TLS 1.2-only offer without EMS.
+std::string hello_offering_mlkem(bool tls12_no_ems) {
+    auto ctx = ossl::own(SSL_CTX_new(TLS_client_method()));
+    REQUIRE(ctx);
+    if (tls12_no_ems) {
+        REQUIRE(SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION) == 1);
+        SSL_CTX_set_options(ctx.get(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    }
+    REQUIRE(SSL_CTX_set1_groups_list(ctx.get(), "X25519:P-256:X448") == 1);
+    auto ssl = ossl::own(SSL_new(ctx.get()));
+    REQUIRE(ssl);
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    REQUIRE((in != nullptr && out != nullptr));
+    SSL_set_bio(ssl.get(), in, out);  // takes both
+    SSL_set_tlsext_host_name(ssl.get(), "localhost");
+    REQUIRE(SSL_connect(ssl.get()) == -1);  // wants the ServerHello
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(out, &data);
+    REQUIRE(len > 0);
+    ERR_clear_error();
+    std::string h(data, static_cast<std::size_t>(len));
+    // record(5) handshake(4) legacy_version(2) random(32) session_id suites compression extensions
+    auto u8 = [&](std::size_t i) { return static_cast<std::uint8_t>(h.at(i)); };
+    auto u16 = [&](std::size_t i) { return static_cast<std::size_t>(u8(i) << 8 | u8(i + 1)); };
+    std::size_t i = 5 + 4 + 2 + 32;
+    i += 1 + u8(i);   // session_id
+    i += 2 + u16(i);  // cipher_suites
+    i += 1 + u8(i);   // compression_methods
+    const std::size_t end = i + 2 + u16(i);
+    REQUIRE(end == h.size());
+    for (i += 2; i + 4 <= end; i += 4 + u16(i + 2)) {
+        if (u16(i) != 10) continue;  // supported_groups
+        const std::string want_before("\x00\x06\x00\x1d\x00\x17\x00\x1e", 8);
+        REQUIRE(h.substr(i + 4, 8) == want_before);
+        h.replace(i + 4, 8, std::string("\x00\x06\x11\xec\x00\x1d\x00\x17", 8));
+        return h;
+    }
+    FAIL("no supported_groups extension in OpenSSL's ClientHello");
+    return {};
+}
+
+// Sends `hello` on a fresh TCP connection to 127.0.0.1:port and returns the first bytes the server
+// answers (the ServerHello, or an alert) within scaled(5 s); then closes (a TLS 1.3 server waits
+// for a Finished this client cannot send).
+std::string send_hello(std::uint16_t port, const std::string& hello) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string got;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 &&
+        ::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(hello.size())) {
+        pollfd p{fd, POLLIN, 0};
+        char buf[4096];
+        if (::poll(&p, 1, static_cast<int>(scaled(milliseconds(5000)).count())) == 1) {
+            const auto n = ::recv(fd, buf, sizeof buf, 0);
+            if (n > 0) got.assign(buf, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fd);
+    return got;
 }
 
 }  // namespace
@@ -201,4 +279,66 @@ TEST_CASE("report mode: a hostile SNI in the recent refusals stays text", "[inte
     CHECK(page.find("<script>alert") == std::string::npos);
     CHECK(page.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
     CHECK(page.find("<tr class=\"refusal\">") != std::string::npos);
+}
+
+TEST_CASE("fleet insight: versions, EMS, SNI and X25519MLKEM768 offered are counted per listener",
+          "[integration][report]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    proxy px(env, strict_and_report(env, be));
+    auto series = [](std::string_view family, std::string_view listener, std::string_view label, std::string_view v) {
+        return std::string(family) + "{listener=\"" + std::string(listener) + "\"," + std::string(label) + "=\"" +
+               std::string(v) + "\"}";
+    };
+    auto feature = [&](std::string_view listener, std::string_view f) {
+        return series("atsgate_fleet_client_hello_features_total", listener, "feature", f);
+    };
+
+    // An OS 26-like TLS 1.3 offer on the strict listener: counted with X25519MLKEM768; the server
+    // answers it (x25519 is shared).
+    const auto answer = send_hello(px.port(0), hello_offering_mlkem(false));
+    CHECK(!answer.empty());
+    CHECK(answer.substr(0, 1) == std::string("\x16", 1));  // a handshake record: the ServerHello
+    CHECK(px.wait_for_counter(feature("mdm", "x25519mlkem768"), 1) == 1);
+    // A TLS 1.2 offer without EMS but with X25519MLKEM768 (not an Apple device): refused, listed
+    // with its groups, the post-quantum one by name.
+    send_hello(px.port(0), hello_offering_mlkem(true));
+    CHECK(px.wait_for_counter(refused_series("no_ems"), 1) == 1);
+    CHECK(px.counter(feature("mdm", "x25519mlkem768")) == 2);
+    // An ordinary client without SNI, and one with SNI, both TLS 1.3 with EMS: served.
+    tls_client_options plain;
+    tls_client c1(plain);
+    REQUIRE(c1.connect(px.port(0)).ok);
+    tls_client_options named;
+    named.sni = "localhost";
+    tls_client c2(named);
+    REQUIRE(c2.connect(px.port(0)).ok);
+    // And a legacy TLS 1.2 client without EMS on the report-mode listener: served, would-refuse.
+    tls_client_options legacy;
+    legacy.max_version = TLS1_2_VERSION;
+    legacy.no_ems = true;
+    tls_client c3(legacy);
+    REQUIRE(c3.connect(px.port(1)).ok);
+
+    CHECK(px.wait_for_counter(series("atsgate_fleet_handshakes_total", "mdm", "version", "TLSv1.3"), 2) == 2);
+    CHECK(px.counter(series("atsgate_fleet_client_hellos_total", "mdm", "max_version", "TLSv1.3")) == 3);
+    CHECK(px.counter(series("atsgate_fleet_client_hellos_total", "mdm", "max_version", "TLSv1.2")) == 1);
+    CHECK(px.counter(feature("mdm", "ems")) == 3);  // not the refused one
+    CHECK(px.counter(feature("mdm", "sni")) == 3);  // both rewritten hellos name localhost
+    CHECK(px.counter(series("atsgate_fleet_refused_total", "mdm", "reason", "no_ems")) == 1);
+    CHECK(px.wait_for_counter(series("atsgate_fleet_handshakes_total", "legacy", "version", "TLSv1.2"), 1) == 1);
+    CHECK(px.counter(series("atsgate_fleet_client_hellos_total", "legacy", "max_version", "TLSv1.2")) == 1);
+    CHECK(px.counter(feature("legacy", "ems")) == 0);
+    CHECK(px.counter(feature("legacy", "sni")) == 0);
+    CHECK(px.counter(feature("legacy", "x25519mlkem768")) == 0);
+
+    // /status: the same per listener, and the recent list names what was offered.
+    const std::string status = body_of(px.admin("GET", "/status"));
+    INFO(status);
+    CHECK(status.find("\"x25519mlkem768_offered\":2") != std::string::npos);
+    CHECK(status.find("\"groups\":[\"X25519MLKEM768\",\"x25519\",\"secp256r1\"]") != std::string::npos);
+    // The dashboard's recent refusals show the groups too.
+    const std::string page = body_of(http_get(px.admin_port(), "/"));
+    CHECK(page.find("X25519MLKEM768, x25519, secp256r1") != std::string::npos);
 }
