@@ -21,6 +21,7 @@
 
 using namespace atsgate::itest;
 namespace ossl = atsgate::ossl;
+namespace test = atsgate::test;
 
 namespace {
 
@@ -341,4 +342,65 @@ TEST_CASE("fleet insight: versions, EMS, SNI and X25519MLKEM768 offered are coun
     // The dashboard's recent refusals show the groups too.
     const std::string page = body_of(http_get(px.admin_port(), "/"));
     CHECK(page.find("X25519MLKEM768, x25519, secp256r1") != std::string::npos);
+}
+
+TEST_CASE("report mode: the certificate rules are never relaxed", "[integration][report]") {
+    // Only the handshake policy is reported instead of enforced: a report-mode listener with a
+    // certificate that fails the audit is refused like any other, by check and by run.
+    test_env env;
+    const auto weak = env.issue("rsa1024", test_env::leaf_spec(test::key_type::rsa_1024));
+    config_spec c = env.default_config("http://127.0.0.1:" + std::to_string(free_port()));
+    c.listeners[0].name = "legacy";
+    c.listeners[0].extra = "enforcement = \"report\"\n";
+    c.listeners[0].cert = weak.cert;
+    c.listeners[0].key = weak.key;
+    c.listeners[0].port = free_port();
+    c.admin = false;
+    const auto path = env.write("weak.toml", to_toml(c));
+    const auto check = run_command({atsgate_binary().string(), "check", "-c", path.string()});
+    INFO(check.describe() << "\n" << check.out);
+    CHECK(check.exit_code == 3);
+    CHECK(check.out.find("FAIL    cert.key_strength") != std::string::npos);
+    const auto run = run_command({atsgate_binary().string(), "run", "-c", path.string()});
+    INFO(run.describe() << "\n" << run.err);
+    CHECK(run.exit_code == 3);
+    CHECK(run.err.find("refusing to start") != std::string::npos);
+    CHECK(port_is_free(c.listeners[0].port));
+}
+
+TEST_CASE("report mode: switching to strict is a reload, and the counts since start stay", "[integration][report]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    proxy px(env, strict_and_report(env, be));
+    const auto before = connect(px, 1, no_ems());
+    REQUIRE(before.hs.ok);
+    CHECK(status_of(before.response) == 200);
+    CHECK(px.wait_for_counter(would_refuse("legacy", "no_ems"), 1) == 1);
+
+    // The operator read the dashboard and switches the listener to strict: a reload.
+    auto c = px.spec();
+    c.listeners[1].extra.clear();  // enforcement = "strict" is the default
+    test::write_file(px.config_path(), to_toml(c));
+    const auto r = px.admin("POST", "/reload");
+    INFO(r);
+    REQUIRE(status_of(r) == 200);
+
+    const auto refused_before = px.counter(refused_series("no_ems"));
+    const auto after = connect(px, 1, no_ems());
+    CHECK_FALSE(after.hs.ok);
+    CHECK(px.wait_for_counter(refused_series("no_ems"), refused_before + 1) == refused_before + 1);
+    CHECK(px.counter("atsgate_fleet_refused_total{listener=\"legacy\",reason=\"no_ems\"}") == 1);
+    CHECK(px.counter(would_refuse("legacy", "no_ems")) == 1);  // what report mode saw stays counted
+    CHECK(px.counter("atsgate_fleet_client_hellos_total{listener=\"legacy\",max_version=\"TLSv1.2\"}") == 2);
+    // An Apple-like client on the now strict listener: served as before.
+    const auto apple = connect(px, 1, tls_client_options{});
+    CHECK(apple.hs.ok);
+    CHECK(status_of(apple.response) == 200);
+
+    const std::string status = body_of(px.admin("GET", "/status"));
+    CHECK(status.find("\"enforcement\":\"report\"") == std::string::npos);
+    const std::string page = body_of(http_get(px.admin_port(), "/"));
+    CHECK(page.find("Not compliant yet") == std::string::npos);
+    CHECK(page.find("report-only: not enforcing TLS policy") == std::string::npos);
 }
