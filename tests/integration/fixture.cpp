@@ -932,6 +932,16 @@ tls_client::handshake_result tls_client::connect(std::uint16_t port) {
     res.version = SSL_get_version(s);
     res.cipher = SSL_get_cipher_name(s);
     res.ems = SSL_get_extms_support(s) == 1;
+    if (const int nid = SSL_get_negotiated_group(s); nid != NID_undef) {
+        const char* name = OBJ_nid2sn(nid & ~TLSEXT_nid_unknown);
+        res.group = name != nullptr ? name : std::to_string(nid);
+    }
+    int sig_nid = NID_undef;
+    if (SSL_get_peer_signature_type_nid(s, &sig_nid) == 1) {
+        int md_nid = NID_undef;
+        SSL_get_peer_signature_nid(s, &md_nid);
+        res.peer_sigalg = std::string(OBJ_nid2sn(sig_nid)) + "+" + (md_nid != NID_undef ? OBJ_nid2sn(md_nid) : "none");
+    }
     return res;
 }
 

@@ -407,6 +407,8 @@ public:
         std::string version;  // "TLSv1.2" / "TLSv1.3" when ok
         std::string cipher;   // OpenSSL suite name when ok
         bool ems = false;     // TLS 1.2: extended master secret negotiated
+        std::string group;    // key exchange group negotiated ("X25519", "prime256v1"), "" if unknown
+        std::string peer_sigalg;  // the signature algorithm the server signed its handshake with
     };
     handshake_result connect(std::uint16_t port);
 

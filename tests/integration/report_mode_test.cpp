@@ -238,6 +238,10 @@ TEST_CASE("report mode: an Apple-like client negotiates exactly as in strict mod
         CHECK(r.hs.version == s.hs.version);
         CHECK(r.hs.cipher == s.hs.cipher);
         CHECK(r.hs.ems == s.hs.ems);
+        CHECK(!s.hs.group.empty());
+        CHECK(r.hs.group == s.hs.group);
+        CHECK(!s.hs.peer_sigalg.empty());
+        CHECK(r.hs.peer_sigalg == s.hs.peer_sigalg);
         CHECK(status_of(r.response) == 200);
     }
     CHECK(px.counter(would_refuse("legacy", "no_pfs_suite")) == 0);
