@@ -95,7 +95,7 @@ public:
         finding f;
         f.endpoint = ep_.name;
         f.rule = id;
-        f.code = rl.code;
+        f.id = std::string(rl.code);
         f.result = s;
         f.subject = std::move(subject);
         f.evidence = std::move(evidence);
@@ -573,58 +573,6 @@ void audit_endpoint(const endpoint_facts& ep, std::int64_t now, report& r) {
     check_https(e, ep);
 }
 
-// ---- rendering -------------------------------------------------------------------------------
-
-// First CN value of an RFC 2253 name ("CN=a\,b,O=x" -> "a,b"); the whole name when it has no CN.
-std::string cn_of(const std::string& subject) {
-    std::size_t i = 0;
-    while (i < subject.size()) {
-        // Component [i, j) ends at an unescaped ',' or '+'.
-        std::size_t j = i;
-        std::string value;
-        bool is_cn = subject.compare(i, 3, "CN=") == 0;
-        if (is_cn) j += 3;
-        for (; j < subject.size(); ++j) {
-            char ch = subject[j];
-            if (ch == '\\' && j + 1 < subject.size()) {
-                if (is_cn) value += subject[j + 1];
-                ++j;
-                continue;
-            }
-            if (ch == ',' || ch == '+') break;
-            if (is_cn) value += ch;
-        }
-        if (is_cn) return value;
-        i = j + 1;
-    }
-    return subject;
-}
-
-// Keeps a peer-controlled string on one line and free of terminal control sequences.
-std::string one_line(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (unsigned char ch : s) out += (ch < 0x20 || ch == 0x7F) ? '?' : static_cast<char>(ch);
-    return out;
-}
-
-std::string padded(std::string_view s, std::size_t width) {
-    std::string out(s);
-    if (out.size() < width) out.append(width - out.size(), ' ');
-    return out;
-}
-
-std::string_view json_status(status s) noexcept {
-    switch (s) {
-        case status::pass: return "pass";
-        case status::info: return "info";
-        case status::warn: return "warn";
-        case status::fail: return "fail";
-        case status::unknown: return "unknown";
-    }
-    return "unknown";
-}
-
 }  // namespace
 
 bool report::any(status s) const noexcept {
@@ -636,21 +584,6 @@ std::size_t report::count(status s) const noexcept {
         std::count_if(findings.begin(), findings.end(), [s](const finding& f) { return f.result == s; }));
 }
 
-std::string_view to_string(status s) noexcept {
-    switch (s) {
-        case status::pass: return "PASS";
-        case status::info: return "INFO";
-        case status::warn: return "WARN";
-        case status::fail: return "FAIL";
-        case status::unknown: return "UNKNOWN";
-    }
-    return "UNKNOWN";
-}
-
-std::string printable(std::string_view s) { return one_line(s); }
-
-std::string subject_label(const std::string& subject) { return cn_of(subject); }
-
 report audit(const std::vector<endpoint_facts>& endpoints, std::int64_t now) {
     report r;
     for (const auto& ep : endpoints) {
@@ -660,10 +593,11 @@ report audit(const std::vector<endpoint_facts>& endpoints, std::int64_t now) {
     return r;
 }
 
+// ---- rendering -------------------------------------------------------------------------------
+
 std::string render_text(const report& r) {
-    std::size_t code_width = 0;
-    for (const auto& rl : rules) code_width = std::max(code_width, rl.code.size());
-    constexpr std::size_t status_width = 8;  // "UNKNOWN" + 1
+    text_style style;
+    for (const auto& rl : rules) style.id_width = std::max(style.id_width, rl.code.size());
 
     // Endpoint names in order of first appearance (headings first, then any others in findings).
     std::vector<std::string> order;
@@ -678,28 +612,27 @@ std::string render_text(const report& r) {
         auto h = std::find_if(r.endpoints.begin(), r.endpoints.end(), [&](const auto& x) { return x.name == name; });
         if (!out.empty()) out += '\n';
         if (h != r.endpoints.end()) {
-            out += (h->kind.empty() ? std::string("listener") : one_line(h->kind)) + " " + quoted(one_line(name));
-            if (!h->address.empty()) out += " " + one_line(h->address);
+            out += (h->kind.empty() ? std::string("listener") : printable(h->kind)) + " " + quoted(printable(name));
+            if (!h->address.empty()) out += " " + printable(h->address);
         } else {
-            out += "listener " + quoted(one_line(name));
+            out += "listener " + quoted(printable(name));
         }
         out += '\n';
         for (const auto& f : r.findings) {
             if (f.endpoint != name) continue;
-            std::string_view code = f.code.empty() ? rule_for(f.rule).code : f.code;
-            std::string line = "  " + padded(to_string(f.result), status_width) + padded(code, code_width + 2);
-            if (!f.subject.empty()) line += "[" + one_line(cn_of(f.subject)) + "] ";
-            line += one_line(f.evidence);
-            while (!line.empty() && line.back() == ' ') line.pop_back();
-            out += line + '\n';
-            if (f.result != status::pass && !f.remediation.empty())
-                out += std::string(2 + status_width, ' ') + "-> " + one_line(f.remediation) + '\n';
+            if (f.id.empty()) {  // a finding made without its code: the rule's
+                check c = f;
+                c.id = std::string(rule_for(f.rule).code);
+                append_text(out, c, style);
+            } else {
+                append_text(out, f, style);
+            }
         }
     }
     std::string verdict = r.any(status::fail) ? "NOT COMPLIANT" : r.any(status::unknown) ? "INCOMPLETE" : "COMPLIANT";
     if (!r.report_only.empty()) {
         std::string names;
-        for (const auto& n : r.report_only) names += (names.empty() ? "" : ", ") + quoted(one_line(n));
+        for (const auto& n : r.report_only) names += (names.empty() ? "" : ", ") + quoted(printable(n));
         if (!out.empty()) out += '\n';
         out += "NOT COMPLIANT YET: listener " + names + (r.report_only.size() == 1 ? " is" : " are") +
                " in report mode (enforcement = \"report\"): handshakes Apple's ATS forbids are served and only counted "
@@ -714,45 +647,21 @@ std::string render_text(const report& r) {
 }
 
 std::string render_json(const report& r) {
-    std::string out = "{\"version\":1,\"summary\":{";
-    constexpr status order[] = {status::pass, status::info, status::warn, status::fail, status::unknown};
-    bool first = true;
-    for (status s : order) {
-        if (!first) out += ',';
-        first = false;
-        out += '"';
-        out += json_status(s);
-        out += "\":" + std::to_string(r.count(s));
-    }
-    out += "},\"report_only\":[";
-    for (std::size_t i = 0; i < r.report_only.size(); ++i) {
-        if (i) out += ',';
-        util::append_json_string(out, r.report_only[i]);
-    }
-    out += "],\"findings\":[";
-    first = true;
+    util::json_writer j;
+    j.open('{').key("version").num(1).key("summary").open('{');
+    for (status s : {status::pass, status::info, status::warn, status::fail, status::unknown})
+        j.key(json_name(s)).num(static_cast<std::int64_t>(r.count(s)));
+    j.close('}').key("report_only").open('[');
+    for (const auto& n : r.report_only) j.str(n);
+    j.close(']').key("findings").open('[');
     for (const auto& f : r.findings) {
-        if (!first) out += ',';
-        first = false;
         const rule& rl = rule_for(f.rule);
-        out += "{\"endpoint\":";
-        util::append_json_string(out, f.endpoint);
-        out += ",\"rule\":";
-        util::append_json_string(out, f.code.empty() ? rl.code : f.code);
-        out += ",\"status\":";
-        util::append_json_string(out, json_status(f.result));
-        out += ",\"subject\":";
-        util::append_json_string(out, f.subject);
-        out += ",\"evidence\":";
-        util::append_json_string(out, f.evidence);
-        out += ",\"remediation\":";
-        util::append_json_string(out, f.remediation);
-        out += ",\"ats_exception\":";
-        util::append_json_string(out, rl.ats_exception);
-        out += '}';
+        j.open('{').key("endpoint").str(f.endpoint).key("rule").str(f.id.empty() ? rl.code : std::string_view(f.id));
+        append_json_members(j, f);
+        j.key("ats_exception").str(rl.ats_exception).close('}');
     }
-    out += "]}";
-    return out;
+    j.close(']').close('}');
+    return j.take();
 }
 
 }  // namespace atsgate::tls

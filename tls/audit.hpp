@@ -5,6 +5,7 @@
 // Used by `run` (start-up and reload), `check`, and `probe` (remote facts).
 
 #include "tls/cert_facts.hpp"
+#include "tls/check.hpp"
 #include "tls/policy.hpp"
 
 #include <cstdint>
@@ -13,8 +14,6 @@
 #include <vector>
 
 namespace atsgate::tls {
-
-enum class status { pass, info, warn, fail, unknown };
 
 // Facts about the live server SSL_CTX (read from the context that will really serve).
 struct context_facts {
@@ -46,14 +45,12 @@ struct endpoint_facts {
     std::string kind = "listener";         // heading word in render_text: "listener", "probe", ...
 };
 
-struct finding {
-    std::string endpoint;     // endpoint_facts::name
-    rule_id rule;
-    std::string_view code;    // policy rule code, e.g. "cert.key_strength" (stable id)
-    status result = status::unknown;
-    std::string subject;      // which certificate (subject) or "" for endpoint-level rules
-    std::string evidence;     // what was observed, e.g. "RSA 1024 bits"
-    std::string remediation;  // one line; empty on pass
+// A check (tls/check.hpp: id = the policy rule code, e.g. "cert.key_strength"; result, subject,
+// evidence, remediation) of one endpoint. The audit never reports `exempt`: a SCEP-only
+// plaintext listener is `info`.
+struct finding : check {
+    std::string endpoint;  // endpoint_facts::name
+    rule_id rule{};
 };
 
 struct report {
@@ -84,13 +81,5 @@ std::string render_text(const report& r);
 //               "evidence":..,"remediation":..,"ats_exception":..}]}
 std::string render_json(const report& r);
 
-std::string_view to_string(status s) noexcept;  // "PASS", "INFO", "WARN", "FAIL", "UNKNOWN"
-
-// Rendering helpers shared with `probe`'s report (one escaping implementation for peer-controlled
-// text; JSON strings: util/json.hpp).
-// `s` on one line: control characters (and DEL) become '?', so a peer cannot inject terminal sequences.
-std::string printable(std::string_view s);
-// The first CN of an RFC 2253 subject ("CN=a\,b,O=x" -> "a,b"), or the whole subject without a CN.
-std::string subject_label(const std::string& subject);
 
 }  // namespace atsgate::tls

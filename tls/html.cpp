@@ -78,6 +78,7 @@ std::string_view status_class(status s) noexcept {
         case status::warn: return "warn";
         case status::fail: return "fail";
         case status::unknown: return "unknown";
+        case status::exempt: return "exempt";
     }
     return "unknown";
 }

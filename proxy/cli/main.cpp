@@ -247,7 +247,7 @@ int cmd_run(const options& o) {
     if (built.audit.any(tls::status::warn)) {
         for (const auto& f : built.audit.findings)
             if (f.result == tls::status::warn)
-                spdlog::warn("audit: listener {}: {} {}: {}", f.endpoint, f.code, f.subject, f.evidence);
+                spdlog::warn("audit: listener {}: {} {}: {}", f.endpoint, f.id, f.subject, f.evidence);
     }
     spdlog::info("atsgate {} ({}): audit passed for {} listener(s)", ATSGATE_VERSION, OPENSSL_VERSION_TEXT,
                  built.value->cfg.listeners.size());

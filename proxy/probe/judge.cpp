@@ -74,17 +74,6 @@ const handshake_facts* tls12_connection(const target_facts& f) {
     return nullptr;
 }
 
-status from_tls(tls::status s) {
-    switch (s) {
-        case tls::status::pass: return status::pass;
-        case tls::status::info: return status::info;
-        case tls::status::warn: return status::warn;
-        case tls::status::fail: return status::fail;
-        case tls::status::unknown: return status::unknown;
-    }
-    return status::unknown;
-}
-
 struct cert_verdict {
     std::vector<check> checks;
     std::vector<std::string> failing;  // codes of FAILing cert rules, in order, unique
@@ -106,8 +95,8 @@ cert_verdict judge_certificates(const target_facts& f, std::int64_t now) {
     tls::report r = tls::audit({ep}, now);
     cert_verdict v;
     for (const auto& fd : r.findings) {
-        if (fd.endpoint != name || fd.code.substr(0, 5) != "cert.") continue;
-        check c{std::string(fd.code), from_tls(fd.result), fd.subject, fd.evidence, fd.remediation};
+        if (fd.endpoint != name || fd.id.rfind("cert.", 0) != 0) continue;
+        check c = fd;  // the audit's finding, as the probe's check
         if (c.id == "cert.chain" && c.result == status::fail && f.endpoint && f.endpoint->chain) {
             // The audit's remediation speaks of atsgate's own config keys; a remote server needs
             // its operator to change what it serves.

@@ -3,6 +3,8 @@
 // nscurl-style matrix per target. Rendered as text (optionally coloured) or JSON (schema below,
 // documented in README "Probing an MDM stack").
 
+#include "tls/check.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,19 +13,14 @@
 
 namespace atsgate::probe {
 
-// tls::status plus `exempt` (Apple exempts SCEP URLs from ATS: neither a pass nor a failure).
-enum class status { pass, info, warn, fail, unknown, exempt };
-
-std::string_view to_string(status s) noexcept;    // "PASS", "INFO", "WARN", "FAIL", "UNKNOWN", "EXEMPT"
-std::string_view json_name(status s) noexcept;    // "pass", ..., "exempt"
-
-struct check {
-    std::string id;           // stable id: "probe.ems", "cert.chain", "profile.http_url", ...
-    status result = status::unknown;
-    std::string subject;      // certificate subject (cert.*), key path (profile.*), or ""
-    std::string evidence;     // what was observed, one line
-    std::string remediation;  // one line; empty on pass/info/exempt
-};
+// The report model is the audit's (tls/check.hpp): a check has a stable id ("probe.ems",
+// "cert.chain", "profile.http_url", ...), a status (`exempt`: Apple exempts SCEP URLs from ATS),
+// the subject (certificate subject for cert.*, key path for profile.*), evidence and remediation
+// (empty on pass/info/exempt). The cert.* checks are the audit's own findings.
+using tls::check;
+using tls::json_name;
+using tls::status;
+using tls::to_string;
 
 // One row of the nscurl-style matrix: would a client with this configuration connect?
 struct matrix_row {

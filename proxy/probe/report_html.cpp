@@ -11,29 +11,17 @@ namespace {
 using util::html_escape;
 namespace html = tls::html;
 
-std::string_view css_class(status s) noexcept {
-    switch (s) {
-        case status::pass: return "pass";
-        case status::info: return "info";
-        case status::warn: return "warn";
-        case status::fail: return "fail";
-        case status::unknown: return "unknown";
-        case status::exempt: return "exempt";
-    }
-    return "unknown";
-}
-
-std::string badge(status s) { return html::badge(css_class(s), to_string(s)); }
-
-bool needs_fix(status s) noexcept { return s == status::warn || s == status::fail || s == status::unknown; }
+using html::badge;
+using html::status_class;
+using tls::needs_action;
 
 void checks_table(std::string& o, const std::vector<check>& checks) {
     o += "<table class=\"checks\"><thead><tr><th>status</th><th>check</th><th>subject</th><th>evidence</th></tr></thead><tbody>";
     for (const auto& c : checks) {
-        o += "<tr class=\"" + std::string(css_class(c.result)) + "\"><td>" + badge(c.result) + "</td><td><code>" +
+        o += "<tr class=\"" + std::string(status_class(c.result)) + "\"><td>" + badge(c.result) + "</td><td><code>" +
              html_escape(c.id) + "</code></td><td>" + html_escape(tls::subject_label(c.subject)) + "</td><td>" +
              html_escape(c.evidence);
-        if (!c.remediation.empty() && needs_fix(c.result))
+        if (!c.remediation.empty() && needs_action(c.result))
             o += "<br><span class=\"remedy\">&rarr; " + html_escape(c.remediation) + "</span>";
         o += "</td></tr>";
     }
@@ -44,7 +32,7 @@ void checks_table(std::string& o, const std::vector<check>& checks) {
 void fixes(std::string& o, const std::vector<check>& checks) {
     std::vector<std::string> lines;
     for (const auto& c : checks) {
-        if (!needs_fix(c.result) || c.remediation.empty()) continue;
+        if (!needs_action(c.result) || c.remediation.empty()) continue;
         std::string line = "<li>" + badge(c.result) + " <code>" + html_escape(c.id) + "</code>: " + html_escape(c.remediation) + "</li>";
         if (std::find(lines.begin(), lines.end(), line) == lines.end()) lines.push_back(std::move(line));
     }

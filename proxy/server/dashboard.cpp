@@ -74,6 +74,7 @@ int severity(tls::status s) noexcept {
     switch (s) {
         case tls::status::pass: return 0;
         case tls::status::info: return 0;
+        case tls::status::exempt: return 0;
         case tls::status::warn: return 1;
         case tls::status::unknown: return 2;
         case tls::status::fail: return 3;
@@ -294,7 +295,7 @@ void listeners(std::string& o, const dashboard_view& v) {
         o += "</span></h3>";
         o += "<table><thead><tr><th>status</th><th>rule</th><th>certificate</th><th>evidence</th></tr></thead><tbody>";
         for (const auto& f : l.findings) {
-            o += "<tr><td>" + html::badge(f.result) + "</td><td><code>" + html_escape(f.code) + "</code></td><td>" +
+            o += "<tr><td>" + html::badge(f.result) + "</td><td><code>" + html_escape(f.id) + "</code></td><td>" +
                  html_escape(tls::subject_label(f.subject)) + "</td><td>" + html_escape(f.evidence);
             if (f.result != tls::status::pass && !f.remediation.empty())
                 o += "<br><span class=\"remedy\">&rarr; " + html_escape(f.remediation) + "</span>";

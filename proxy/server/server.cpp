@@ -413,7 +413,7 @@ admin_reply server::do_reload(file_watch::fingerprint& before) {
         });
     }
     for (const auto& f : built.audit.findings)
-        if (f.result == tls::status::warn) spdlog::warn("audit: listener {}: {} {}: {}", f.endpoint, f.code, f.subject, f.evidence);
+        if (f.result == tls::status::warn) spdlog::warn("audit: listener {}: {} {}: {}", f.endpoint, f.id, f.subject, f.evidence);
     spdlog::info("reloaded {}: generation {} is live", path_, generation_);
     return {200, "text/plain; charset=utf-8", "reloaded: generation " + std::to_string(generation_) + "\n" + report};
 }

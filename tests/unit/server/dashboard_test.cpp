@@ -32,7 +32,7 @@ dashboard_view hostile_view() {
     l.enforcement = "strict";
     tls::finding f;
     f.endpoint = "mdm";
-    f.code = "cert.expiry";
+    f.id = "cert.expiry";
     f.result = tls::status::warn;
     f.subject = "CN=<script>alert('cn')</script>,O=\"Evil\" & Co";
     f.evidence = "expires in 20 days <img src=x onerror=alert(1)>";

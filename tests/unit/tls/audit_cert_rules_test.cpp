@@ -40,7 +40,7 @@ cert_spec leaf_spec(key_type k = key_type::ec_p256) { return test::cert_factory:
 
 std::string dump(const report& r) {
     std::ostringstream os;
-    for (const auto& f : r.findings) os << to_string(f.result) << " " << f.code << " " << f.evidence << "\n";
+    for (const auto& f : r.findings) os << to_string(f.result) << " " << f.id << " " << f.evidence << "\n";
     return os.str();
 }
 
@@ -206,7 +206,7 @@ void check_row(const cert_row& row) {
     for (const auto& f : r.findings) {
         if (f.rule == row.target.rule) continue;
         auto also = std::find_if(row.also.begin(), row.also.end(), [&](const expectation& e) { return e.rule == f.rule; });
-        INFO(f.code << ": " << f.evidence);
+        INFO(f.id << ": " << f.evidence);
         CHECK(f.result == (also != row.also.end() ? also->result : status::pass));
     }
     // Every rule reported (key_match too: a key path is configured).

@@ -104,7 +104,7 @@ TEST_CASE("audit: TLS context rules", "[tls][audit][context]") {
             CHECK(f[0]->remediation.empty() == (row.expected == status::pass));
             for (const auto& other : r.findings) {
                 if (other.rule == row.rule) continue;
-                INFO(other.code << ": " << other.evidence);
+                INFO(other.id << ": " << other.evidence);
                 CHECK(other.result == status::pass);
             }
         }
@@ -324,6 +324,6 @@ TEST_CASE("audit: findings keep endpoint order, then rules-table order", "[tls][
     for (std::size_t i = 0; i < r.findings.size(); ++i) {
         CHECK(r.findings[i].endpoint == (i < rules.size() ? "a" : "b"));
         CHECK(r.findings[i].rule == rules[i % rules.size()].id);
-        CHECK(r.findings[i].code == rules[i % rules.size()].code);
+        CHECK(r.findings[i].id == rules[i % rules.size()].code);
     }
 }

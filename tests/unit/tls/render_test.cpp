@@ -16,7 +16,7 @@ finding make(std::string endpoint, rule_id id, status s, std::string subject, st
     finding f;
     f.endpoint = std::move(endpoint);
     f.rule = id;
-    f.code = rule_for(id).code;
+    f.id = std::string(rule_for(id).code);
     f.result = s;
     f.subject = std::move(subject);
     f.evidence = std::move(evidence);
