@@ -299,106 +299,114 @@ std::string configure_common(SSL_CTX* c, const config::listener& l, const resolv
 
 }  // namespace
 
-listener_tls build_listener_tls(const config::listener& l, diagnostics& diags, ticket_keys* tickets) {
-    listener_tls out;
-    const std::size_t errors_before = diags.size();
-    const resolved_suites names = resolve(l, diags);
-    const std::string address = util::host_port(l.address, l.port);
+namespace {
+
+// ---- Phase 1: load --------------------------------------------------------------------------
+
+struct trust_store {
+    ossl::ptr<X509_STORE> store;  // null: the system store (or it could not be loaded)
+    std::string error;            // why the configured trust file could not be loaded
+};
+
+trust_store load_trust(const config::listener& l, diagnostics& diags) {
+    trust_store t;
+    if (l.trust.empty()) return t;
+    load_error lerr;
+    t.store = load_trust_store(l.trust, lerr);
+    if (!t.store) {
+        t.error = lerr.message;
+        const auto [where, kp] = at(l, "trust");
+        error(diags, where, kp, kp + ": " + lerr.message);
+    }
+    return t;
+}
+
+// The name certificate `lc` is verified against: the default certificate, and a twin serving the
+// same names with the other key type, against server_name; the others against the first exact
+// name they serve (none for a wildcard-only certificate: its SAN is the name).
+std::string verify_name(const config::listener& l, const loaded_cert& lc, const std::vector<loaded_cert>& earlier) {
+    const bool default_group = lc.index == 0 || (!earlier.empty() && earlier.front().index == 0 &&
+                                                 same_names(earlier.front().names, lc.names));
+    if (default_group) return l.server_name;
+    for (const auto& n : lc.names)
+        if (n.rfind("*.", 0) != 0) return n;
+    return {};
+}
+
+// Loads certificate `ci` of `l` (chain, key, the names it serves) and fills `facts` for the
+// audit. Nullopt when the chain or the key could not be loaded (reported).
+std::optional<loaded_cert> load_certificate(const config::listener& l, std::size_t ci, const trust_store& trust,
+                                            const std::vector<loaded_cert>& earlier, endpoint_facts& facts,
+                                            diagnostics& diags) {
+    const config::certificate& cc = l.certificates[ci];
+    facts.name = l.certificates.size() == 1 ? l.name : l.name + "#" + std::to_string(ci);
+    facts.address = util::host_port(l.address, l.port);
+    facts.server_name = l.server_name;
+    facts.cert_path = cc.cert;
+    facts.key_path = cc.key;
+    facts.trust_path = l.trust;
 
     load_error lerr;
-    ossl::ptr<X509_STORE> trust;
-    std::string trust_error;
-    if (!l.trust.empty()) {
-        trust = load_trust_store(l.trust, lerr);
-        if (!trust) {
-            trust_error = lerr.message;
-            const auto [where, kp] = at(l, "trust");
-            error(diags, where, kp, kp + ": " + lerr.message);
-        }
+    loaded_cert lc;
+    lc.index = ci;
+    bool ok = true;
+    if (auto chain = load_cert_chain(cc.cert, lerr)) {
+        lc.chain = std::move(*chain);
+    } else {
+        ok = false;
+        const auto [where, kp] = at(l, cc, "cert");
+        error(diags, where, kp, kp + ": " + lerr.message);
+        facts.chain_error = lerr.message;
     }
-
-    // Load every certificate and gather its audit facts.
-    std::vector<loaded_cert> certs;
-    for (std::size_t ci = 0; ci < l.certificates.size(); ++ci) {
-        const config::certificate& cc = l.certificates[ci];
-        endpoint_facts facts;
-        facts.name = l.certificates.size() == 1 ? l.name : l.name + "#" + std::to_string(ci);
-        facts.address = address;
-        facts.server_name = l.server_name;
-        facts.cert_path = cc.cert;
-        facts.key_path = cc.key;
-        facts.trust_path = l.trust;
-
-        loaded_cert lc;
-        lc.index = ci;
-        bool ok = true;
-        if (auto chain = load_cert_chain(cc.cert, lerr)) {
-            lc.chain = std::move(*chain);
-        } else {
-            ok = false;
-            const auto [where, kp] = at(l, cc, "cert");
-            error(diags, where, kp, kp + ": " + lerr.message);
-            facts.chain_error = lerr.message;
-        }
-        lc.key = load_private_key(cc.key, lerr);
-        if (!lc.key) {
-            ok = false;
-            const auto [where, kp] = at(l, cc, "key");
-            error(diags, where, kp, kp + ": " + lerr.message);
-            if (facts.chain_error.empty()) facts.chain_error = lerr.message;
-        }
-        if (!trust_error.empty() && facts.chain_error.empty()) facts.chain_error = trust_error;
-
-        if (ok) {
-            lc.key_auth = auth_of(lc.key.get());
-            // Names: configured, else the leaf's DNS SANs (and IP SANs, which some clients send as SNI-less).
-            const cert_facts leaf = inspect_certificate(*lc.chain.front());
-            if (!cc.names.empty()) {
-                for (const auto& n : cc.names) lc.names.push_back(lower_ascii(n.value));
-            } else {
-                for (const auto& n : leaf.san_dns) lc.names.push_back(lower_ascii(n));
-            }
-            if (trust_error.empty()) {
-                verify_inputs in;
-                in.trust = trust.get();
-                // The default certificate, and a twin serving the same names with the other key type,
-                // are checked against server_name; the others against the first exact name they
-                // serve (none for a wildcard-only certificate: its SAN is the name).
-                const bool default_group = ci == 0 || (!certs.empty() && certs.front().index == 0 &&
-                                                       same_names(certs.front().names, lc.names));
-                if (default_group) {
-                    in.hostname = l.server_name;
-                } else {
-                    for (const auto& n : lc.names)
-                        if (n.rfind("*.", 0) != 0) {
-                            in.hostname = n;
-                            break;
-                        }
-                }
-                in.key = lc.key.get();
-                in.check_public_trust = true;
-                facts.chain = inspect_chain(lc.chain, in);
-                facts.server_name = in.hostname;
-            }
-            certs.push_back(std::move(lc));
-        }
-        out.facts.push_back(std::move(facts));
+    lc.key = load_private_key(cc.key, lerr);
+    if (!lc.key) {
+        ok = false;
+        const auto [where, kp] = at(l, cc, "key");
+        error(diags, where, kp, kp + ": " + lerr.message);
+        if (facts.chain_error.empty()) facts.chain_error = lerr.message;
     }
+    if (!trust.error.empty() && facts.chain_error.empty()) facts.chain_error = trust.error;
+    if (!ok) return std::nullopt;
 
-    // Group certificates by the exact set of names they serve; a group holds at most one key per
-    // type. A name may belong to one group only.
-    struct group_build {
-        std::vector<std::string> names;  // sorted
-        std::vector<std::size_t> certs;  // indexes into `certs`
-    };
-    std::vector<group_build> groups_built;
+    lc.key_auth = auth_of(lc.key.get());
+    // Names: configured, else the leaf's DNS SANs.
+    if (!cc.names.empty()) {
+        for (const auto& n : cc.names) lc.names.push_back(lower_ascii(n.value));
+    } else {
+        for (const auto& n : inspect_certificate(*lc.chain.front()).san_dns) lc.names.push_back(lower_ascii(n));
+    }
+    if (trust.error.empty()) {
+        verify_inputs in;
+        in.trust = trust.store.get();
+        in.hostname = verify_name(l, lc, earlier);
+        in.key = lc.key.get();
+        in.check_public_trust = true;
+        facts.chain = inspect_chain(lc.chain, in);
+        facts.server_name = in.hostname;
+    }
+    return lc;
+}
+
+// ---- Phase 2: group -------------------------------------------------------------------------
+
+// Certificates serving exactly the same names: one SSL_CTX, at most one key per type.
+struct cert_group {
+    std::vector<std::string> names;  // sorted, unique
+    std::vector<std::size_t> certs;  // indexes into the loaded certificates
+};
+
+// Groups certificates by the exact set of names they serve; a group holds at most one key per
+// type, and a name may belong to one group only (both reported).
+std::vector<cert_group> group_certificates(const config::listener& l, std::vector<loaded_cert>& certs,
+                                           diagnostics& diags) {
+    std::vector<cert_group> grouped;
     for (std::size_t i = 0; i < certs.size(); ++i) {
         auto sorted = certs[i].names;
         std::sort(sorted.begin(), sorted.end());
         sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-        auto it = std::find_if(groups_built.begin(), groups_built.end(), [&](const group_build& g) { return g.names == sorted; });
+        auto it = std::find_if(grouped.begin(), grouped.end(), [&](const cert_group& g) { return g.names == sorted; });
         const config::certificate& cc = l.certificates[certs[i].index];
-        if (it != groups_built.end()) {
+        if (it != grouped.end()) {
             const auto clash = std::find_if(it->certs.begin(), it->certs.end(),
                                             [&](std::size_t j) { return certs[j].key_auth == certs[i].key_auth; });
             if (clash != it->certs.end()) {
@@ -410,136 +418,181 @@ listener_tls build_listener_tls(const config::listener& l, diagnostics& diags, t
                 continue;
             }
             it->certs.push_back(i);
-            certs[i].group = static_cast<std::size_t>(it - groups_built.begin());
-        } else {
-            for (const auto& n : sorted) {
-                for (std::size_t g = 0; g < groups_built.size(); ++g) {
-                    if (std::binary_search(groups_built[g].names.begin(), groups_built[g].names.end(), n)) {
-                        const auto [where, kp] = at(l, cc, "names");
-                        error(diags, where, kp,
-                              kp + ": name \"" + n + "\" is also served by " +
-                                  at(l, l.certificates[certs[groups_built[g].certs.front()].index], "cert").key_path,
-                              "give each name one certificate, plus at most one of the other key type");
-                    }
-                }
-            }
-            certs[i].group = groups_built.size();
-            groups_built.push_back(group_build{std::move(sorted), {i}});
+            certs[i].group = static_cast<std::size_t>(it - grouped.begin());
+            continue;
         }
+        for (const auto& n : sorted) {
+            for (const auto& g : grouped) {
+                if (!std::binary_search(g.names.begin(), g.names.end(), n)) continue;
+                const auto [where, kp] = at(l, cc, "names");
+                error(diags, where, kp,
+                      kp + ": name \"" + n + "\" is also served by " +
+                          at(l, l.certificates[certs[g.certs.front()].index], "cert").key_path,
+                      "give each name one certificate, plus at most one of the other key type");
+            }
+        }
+        certs[i].group = grouped.size();
+        grouped.push_back(cert_group{std::move(sorted), {i}});
+    }
+    return grouped;
+}
+
+// ---- Phase 3: build -------------------------------------------------------------------------
+
+// The handshake gate's policy for one group: the configured suites its keys can use.
+gate_policy policy_for(const config::listener& l, const resolved_suites& names, bool has_ecdsa, bool has_rsa) {
+    gate_policy policy;
+    policy.allow_tls12 = l.min_version == config::tls_version::v1_2;
+    policy.allow_tls13 = true;
+    for (const suite* s : names.tls12) {
+        const bool usable = (s->authentication == auth::ecdsa && has_ecdsa) || (s->authentication == auth::rsa && has_rsa);
+        if (usable && policy.tls12_suite_count < policy.tls12_suites.size())
+            policy.tls12_suites[policy.tls12_suite_count++] = s->code;
+    }
+    for (const suite* s : names.tls13)
+        if (policy.tls13_suite_count < policy.tls13_suites.size()) policy.tls13_suites[policy.tls13_suite_count++] = s->code;
+    for (const group* gr : names.groups)
+        if (policy.group_count < policy.groups.size()) policy.groups[policy.group_count++] = gr->code;
+    return policy;
+}
+
+struct built_group {
+    ossl::ptr<SSL_CTX> ctx;   // null when SSL_CTX_new failed
+    gate_policy policy;
+    std::string description;  // "EC P-256 + RSA 2048"
+    bool ok = false;          // every certificate and key accepted, every setting applied
+};
+
+// One SSL_CTX for group `g`: the common settings, then its certificates and keys. OpenSSL's
+// refusals land in the facts of the group's certificates (context_error), not in `diags`; a TLS
+// 1.2 suite list no key of the group can use is a config error (when nothing else was wrong).
+built_group build_group(const config::listener& l, const resolved_suites& names, const cert_group& g,
+                        std::vector<loaded_cert>& certs, ticket_keys* tickets, std::vector<endpoint_facts>& facts,
+                        diagnostics& diags, bool report_unusable_suites) {
+    built_group out;
+    out.ctx = ossl::own(SSL_CTX_new(TLS_server_method()));
+    if (!out.ctx) {
+        for (std::size_t i : g.certs) facts[certs[i].index].context_error = "SSL_CTX_new failed: " + ossl::drain_errors();
+        return out;
+    }
+    SSL_CTX* c = out.ctx.get();
+    std::string why = configure_common(c, l, names, tickets);
+
+    bool has_ecdsa = false, has_rsa = false;
+    for (std::size_t i : g.certs) {
+        has_ecdsa = has_ecdsa || certs[i].key_auth == auth::ecdsa;
+        has_rsa = has_rsa || certs[i].key_auth == auth::rsa;
+    }
+    out.policy = policy_for(l, names, has_ecdsa, has_rsa);
+    if (out.policy.allow_tls12 && out.policy.tls12_suite_count == 0 && (has_ecdsa || has_rsa) && report_unusable_suites) {
+        const auto [where, kp] = at(l, "tls12_ciphers");
+        error(diags, where, kp,
+              kp + " has no suite usable with the " + std::string(has_ecdsa ? "ECDSA" : "RSA") + " certificate key",
+              has_ecdsa ? "add ECDHE-ECDSA-* suites" : "add ECDHE-RSA-* suites");
     }
 
-    // Build one context per group.
+    out.ok = true;
+    for (std::size_t i : g.certs) {
+        loaded_cert& lc = certs[i];
+        bool ok = true;
+        auto use = [&](int r, std::string_view what) {
+            if (r != 1) {
+                ok = false;
+                if (why.empty()) why = std::string(what) + ": " + ossl::drain_reason();
+            }
+            ERR_clear_error();
+        };
+        use(SSL_CTX_use_certificate(c, lc.chain[0].get()), "certificate");
+        for (std::size_t k = 1; ok && k < lc.chain.size(); ++k)
+            use(SSL_CTX_add1_chain_cert(c, lc.chain[k].get()), "intermediate certificate");
+        if (ok) use(SSL_CTX_use_PrivateKey(c, lc.key.get()), "private key");
+        if (ok) use(SSL_CTX_check_private_key(c), "private key does not match the certificate");
+        if (!ok) out.ok = false;
+        const auto& f = facts[lc.index];
+        if (f.chain && !f.chain->served.empty()) {
+            if (!out.description.empty()) out.description += " + ";
+            out.description += f.chain->served.front().key_description;
+        }
+    }
+    if (!why.empty()) {
+        out.ok = false;
+        for (std::size_t i : g.certs) facts[certs[i].index].context_error = why;
+    }
+    return out;
+}
+
+// ---- Phase 4: gate and audit facts ----------------------------------------------------------
+
+// The SNI table of the gate: which group serves which exact and wildcard name.
+gate_config gate_for(const config::listener& l, const std::vector<cert_group>& grouped, std::vector<built_group>& built) {
     gate_config gate;
     gate.refuse_unknown_sni = l.unknown_sni == config::unknown_sni_mode::refuse;
     gate.report_only = l.enforcement == config::enforcement_mode::report;
-    std::vector<ossl::ptr<SSL_CTX>> contexts;
-    std::string key_description;
-    bool all_ok = !certs.empty() && certs.size() == l.certificates.size();
-    for (std::size_t g = 0; g < groups_built.size(); ++g) {
-        auto ctx = ossl::own(SSL_CTX_new(TLS_server_method()));
-        if (!ctx) {
-            for (std::size_t i : groups_built[g].certs)
-                out.facts[certs[i].index].context_error = "SSL_CTX_new failed: " + ossl::drain_errors();
-            all_ok = false;
-            contexts.emplace_back();
-            continue;
-        }
-        SSL_CTX* c = ctx.get();
-        const std::string common_error = configure_common(c, l, names, tickets);
-
-        gate_policy policy;
-        policy.allow_tls12 = l.min_version == config::tls_version::v1_2;
-        policy.allow_tls13 = true;
-        bool has_ecdsa = false, has_rsa = false;
-        for (std::size_t i : groups_built[g].certs) {
-            has_ecdsa = has_ecdsa || certs[i].key_auth == auth::ecdsa;
-            has_rsa = has_rsa || certs[i].key_auth == auth::rsa;
-        }
-        for (const suite* s : names.tls12) {
-            const bool usable = (s->authentication == auth::ecdsa && has_ecdsa) || (s->authentication == auth::rsa && has_rsa);
-            if (usable && policy.tls12_suite_count < policy.tls12_suites.size())
-                policy.tls12_suites[policy.tls12_suite_count++] = s->code;
-        }
-        for (const suite* s : names.tls13)
-            if (policy.tls13_suite_count < policy.tls13_suites.size()) policy.tls13_suites[policy.tls13_suite_count++] = s->code;
-        for (const group* gr : names.groups)
-            if (policy.group_count < policy.groups.size()) policy.groups[policy.group_count++] = gr->code;
-        if (policy.allow_tls12 && policy.tls12_suite_count == 0 && (has_ecdsa || has_rsa) &&
-            diags.size() == errors_before) {
-            const auto [where, kp] = at(l, "tls12_ciphers");
-            error(diags, where, kp,
-                  kp + " has no suite usable with the " + std::string(has_ecdsa ? "ECDSA" : "RSA") + " certificate key",
-                  has_ecdsa ? "add ECDHE-ECDSA-* suites" : "add ECDHE-RSA-* suites");
-        }
-
-        // The audit inspects the live context; for group 0 the gate must already be in place, so
-        // facts are taken after installing it (below) for that group.
-        std::string why = common_error;
-        std::string description;
-        for (std::size_t i : groups_built[g].certs) {
-            loaded_cert& lc = certs[i];
-            bool ok = true;
-            auto use = [&](int r, std::string_view what) {
-                if (r != 1) {
-                    ok = false;
-                    if (why.empty()) why = std::string(what) + ": " + ossl::drain_reason();
-                }
-                ERR_clear_error();
-            };
-            use(SSL_CTX_use_certificate(c, lc.chain[0].get()), "certificate");
-            for (std::size_t k = 1; ok && k < lc.chain.size(); ++k)
-                use(SSL_CTX_add1_chain_cert(c, lc.chain[k].get()), "intermediate certificate");
-            if (ok) use(SSL_CTX_use_PrivateKey(c, lc.key.get()), "private key");
-            if (ok) use(SSL_CTX_check_private_key(c), "private key does not match the certificate");
-            if (!ok) all_ok = false;
-            auto& f = out.facts[lc.index];
-            if (f.chain && !f.chain->served.empty()) {
-                if (!description.empty()) description += " + ";
-                description += f.chain->served.front().key_description;
-            }
-        }
-        if (!why.empty()) {
-            all_ok = false;
-            for (std::size_t i : groups_built[g].certs) out.facts[certs[i].index].context_error = why;
-        }
-        if (g == 0) key_description = description;
+    for (std::size_t g = 0; g < grouped.size(); ++g) {
         sni_group sg;
-        sg.policy = policy;
-        if (g != 0) sg.ctx = ossl::up_ref(c);  // group 0 is the context itself: no self-reference
+        sg.policy = built[g].policy;
+        // Group 0 is the context the gate is installed on: no self-reference.
+        if (g != 0 && built[g].ctx) sg.ctx = ossl::up_ref(built[g].ctx.get());
         gate.groups.push_back(std::move(sg));
-        for (const auto& n : groups_built[g].names) {
+        for (const auto& n : grouped[g].names) {
             if (n.rfind("*.", 0) == 0)
                 gate.wildcard.push_back(sni_name{n.substr(2), g});
             else
                 gate.exact.push_back(sni_name{n, g});
         }
-        contexts.push_back(std::move(ctx));
     }
     auto by_name = [](const sni_name& a, const sni_name& b) { return a.name < b.name; };
     std::sort(gate.exact.begin(), gate.exact.end(), by_name);
     std::sort(gate.wildcard.begin(), gate.wildcard.end(), by_name);
+    return gate;
+}
 
-    if (contexts.empty() || !contexts.front()) {
-        for (auto& f : out.facts)
-            if (f.context_error.empty()) f.context_error = "no usable certificate";
+void set_context_error(std::vector<endpoint_facts>& facts, std::string_view why) {
+    for (auto& f : facts)
+        if (f.context_error.empty()) f.context_error = std::string(why);
+}
+
+}  // namespace
+
+listener_tls build_listener_tls(const config::listener& l, diagnostics& diags, ticket_keys* tickets) {
+    listener_tls out;
+    const std::size_t errors_before = diags.size();
+    const resolved_suites names = resolve(l, diags);
+
+    // Load every certificate and gather its audit facts.
+    const trust_store trust = load_trust(l, diags);
+    std::vector<loaded_cert> certs;
+    for (std::size_t ci = 0; ci < l.certificates.size(); ++ci) {
+        if (auto lc = load_certificate(l, ci, trust, certs, out.facts.emplace_back(), diags)) certs.push_back(std::move(*lc));
+    }
+
+    // Group them by the names they serve and build one context per group.
+    const std::vector<cert_group> grouped = group_certificates(l, certs, diags);
+    bool all_ok = !certs.empty() && certs.size() == l.certificates.size();
+    std::vector<built_group> built;
+    for (const auto& g : grouped) {
+        built.push_back(build_group(l, names, g, certs, tickets, out.facts, diags, diags.size() == errors_before));
+        all_ok = all_ok && built.back().ok;
+    }
+    if (built.empty() || !built.front().ctx) {
+        set_context_error(out.facts, "no usable certificate");
         return out;
     }
-    SSL_CTX* primary = contexts.front().get();
-    if (!install_gate(primary, std::move(gate))) {
+
+    // The gate (EMS, SNI selection) on the primary context, the one every handshake starts with.
+    SSL_CTX* primary = built.front().ctx.get();
+    if (!install_gate(primary, gate_for(l, grouped, built))) {
         all_ok = false;
-        for (auto& f : out.facts)
-            if (f.context_error.empty()) f.context_error = "could not install the handshake gate";
+        set_context_error(out.facts, "could not install the handshake gate");
     }
-    // Context facts: the policy settings are identical in every group, and the gate lives on the
-    // primary context (the one every handshake starts with), so all certificates report it.
+    // Context facts for the audit, from the live primary context (the policy settings are the
+    // same in every group, and the gate lives there), so all certificates report them.
     const context_facts cf = inspect_context(*primary);
     for (auto& f : out.facts) f.context = cf;
 
     const bool new_errors = std::any_of(diags.begin() + static_cast<std::ptrdiff_t>(errors_before), diags.end(),
                                         [](const config::diagnostic& d) { return d.level == config::severity::error; });
-    if (all_ok && !new_errors) {
-        out.context = server_context{std::move(contexts.front()), key_description};
-    }
+    if (all_ok && !new_errors) out.context = server_context{std::move(built.front().ctx), built.front().description};
     return out;
 }
 
