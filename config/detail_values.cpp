@@ -1,5 +1,7 @@
 #include "config/detail_values.hpp"
 
+#include "util/hex.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -10,13 +12,6 @@ namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -82,7 +77,7 @@ std::optional<std::array<std::uint8_t, 16>> parse_ipv6(std::string_view text) {
     }
     while (i < n) {
         std::size_t j = i;
-        while (j < n && hex_value(text[j]) >= 0) ++j;
+        while (j < n && util::hex_value(text[j]) >= 0) ++j;
         if (j < n && text[j] == '.') {  // dotted IPv4 tail: must be the last thing
             const auto v4 = parse_ipv4(text.substr(i));
             if (!v4) return std::nullopt;
@@ -93,7 +88,7 @@ std::optional<std::array<std::uint8_t, 16>> parse_ipv6(std::string_view text) {
         }
         if (j == i || j - i > 4) return std::nullopt;
         unsigned v = 0;
-        for (std::size_t k = i; k < j; ++k) v = (v << 4) | static_cast<unsigned>(hex_value(text[k]));
+        for (std::size_t k = i; k < j; ++k) v = (v << 4) | static_cast<unsigned>(util::hex_value(text[k]));
         groups.push_back(static_cast<std::uint16_t>(v));
         if (groups.size() > 8) return std::nullopt;
         i = j;

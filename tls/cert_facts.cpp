@@ -69,15 +69,6 @@ std::string serial_hex(const X509& cert) {
     return hex.get();
 }
 
-std::optional<std::int64_t> to_unix(const ASN1_TIME* t) {
-    std::tm tm{};
-    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
-        ossl::drain_errors();
-        return std::nullopt;
-    }
-    return static_cast<std::int64_t>(timegm(&tm));
-}
-
 // Digest size in bits for a digest NID; the weak ones are listed explicitly because the default
 // provider may not offer them any more (MD2, MD4).
 int digest_bits(int md_nid) {
@@ -355,8 +346,8 @@ cert_facts inspect_certificate(X509& cert) {
     f.signature_algorithm = sig_name != nullptr ? sig_name : "unknown";
     f.signature_hash_bits = signature_hash_bits(cert);
 
-    if (auto t = to_unix(X509_get0_notBefore(&cert))) f.not_before = *t;
-    if (auto t = to_unix(X509_get0_notAfter(&cert))) f.not_after = *t;
+    if (auto t = ossl::unix_time(X509_get0_notBefore(&cert))) f.not_before = *t;
+    if (auto t = ossl::unix_time(X509_get0_notAfter(&cert))) f.not_after = *t;
 
     f.self_issued = X509_NAME_cmp(subject, issuer) == 0;
     // X509_self_signed rather than X509_check_issued(c, c): the latter also demands keyCertSign,

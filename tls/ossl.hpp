@@ -18,7 +18,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cstdint>
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace atsgate::ossl {
@@ -145,6 +148,24 @@ inline std::string drain_reason() {
         }
     }
     return out;
+}
+
+// `what`, then ": " and the drained error queue when it held anything: the message for a failed
+// OpenSSL call ("cannot sign the CSR: error:...").
+inline std::string failure(std::string what) {
+    const std::string queued = drain_errors();
+    if (!queued.empty()) what += ": " + queued;
+    return what;
+}
+
+// Unix seconds (UTC) of `t`; nullopt, with the error queue drained, when `t` is null or unreadable.
+inline std::optional<std::int64_t> unix_time(const ASN1_TIME* t) {
+    std::tm tm{};
+    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+        drain_errors();
+        return std::nullopt;
+    }
+    return static_cast<std::int64_t>(timegm(&tm));
 }
 
 }  // namespace atsgate::ossl

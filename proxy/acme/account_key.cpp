@@ -1,13 +1,11 @@
 #include "proxy/acme/account_key.hpp"
 
 #include "proxy/acme/base64url.hpp"
+#include "util/json.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
-
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
 
 #include <vector>
 
@@ -15,9 +13,7 @@ namespace atsgate::acme {
 namespace {
 
 std::string fail(std::string& err, std::string what) {
-    err = std::move(what);
-    std::string queued = ossl::drain_errors();
-    if (!queued.empty()) err += ": " + queued;
+    err = ossl::failure(std::move(what));
     return {};
 }
 
@@ -37,8 +33,6 @@ std::optional<std::string> bn_param(EVP_PKEY& key, const char* name, int width) 
     }
     return out;
 }
-
-std::string json_string(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
 
 }  // namespace
 
@@ -168,10 +162,10 @@ std::string account_key::sign(std::string_view url, std::string_view nonce, std:
                               std::string_view payload, std::string& err) const {
     std::string header = "{\"alg\":\"" + alg_ + "\"";
     if (!kid.empty())
-        header += ",\"kid\":" + json_string(kid);
+        header += ",\"kid\":" + util::json_quote(kid);
     else
         header += ",\"jwk\":" + jwk_;
-    header += ",\"nonce\":" + json_string(nonce) + ",\"url\":" + json_string(url) + "}";
+    header += ",\"nonce\":" + util::json_quote(nonce) + ",\"url\":" + util::json_quote(url) + "}";
     const std::string protected64 = base64url(header);
     const std::string payload64 = base64url(payload);
     const std::string sig = signature(protected64 + "." + payload64, err);

@@ -10,19 +10,8 @@ namespace atsgate::acme {
 namespace {
 
 std::string fail(std::string& err, std::string what) {
-    err = std::move(what);
-    std::string queued = ossl::drain_errors();
-    if (!queued.empty()) err += ": " + queued;
+    err = ossl::failure(std::move(what));
     return {};
-}
-
-std::optional<std::int64_t> to_unix(const ASN1_TIME* t) {
-    std::tm tm{};
-    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
-        ossl::drain_errors();
-        return std::nullopt;
-    }
-    return static_cast<std::int64_t>(timegm(&tm));
 }
 
 }  // namespace
@@ -117,8 +106,8 @@ std::optional<std::string> ari_cert_id(X509& cert) {
 }
 
 std::optional<std::pair<std::int64_t, std::int64_t>> validity_of(X509& cert) {
-    auto nb = to_unix(X509_get0_notBefore(&cert));
-    auto na = to_unix(X509_get0_notAfter(&cert));
+    auto nb = ossl::unix_time(X509_get0_notBefore(&cert));
+    auto na = ossl::unix_time(X509_get0_notAfter(&cert));
     if (!nb || !na) return std::nullopt;
     return std::pair{*nb, *na};
 }

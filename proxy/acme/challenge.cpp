@@ -8,9 +8,7 @@ namespace atsgate::acme {
 namespace {
 
 bool fail(std::string& err, std::string what) {
-    err = std::move(what);
-    std::string queued = ossl::drain_errors();
-    if (!queued.empty()) err += ": " + queued;
+    err = ossl::failure(std::move(what));
     return false;
 }
 

@@ -5,6 +5,7 @@
 #include "proxy/http/rewrite.hpp"
 #include "proxy/http/url_guard.hpp"
 #include "proxy/net/errc.hpp"
+#include "util/host_port.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -299,7 +300,7 @@ void upstream_exchange::start_response(download_result& d) {
     rq_.own_hosts.clear();
     if (!h_.host.empty()) {
         rq_.own_hosts.push_back(h_.host);
-        const auto bare = http::host_without_port(h_.host);
+        const auto bare = util::host_without_port(h_.host);
         if (bare.size() != h_.host.size()) rq_.own_hosts.push_back(bare);
     }
     for (const auto& oh : c_.snap.listeners[c_.listener].own_hosts) rq_.own_hosts.push_back(oh);

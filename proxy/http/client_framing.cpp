@@ -43,15 +43,6 @@ bool is_idempotent(std::string_view m) noexcept {
     return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" || m == "TRACE";
 }
 
-std::string_view host_without_port(std::string_view host) noexcept {
-    if (!host.empty() && host.front() == '[') {  // [v6]:port
-        const auto close = host.find(']');
-        return close == std::string_view::npos ? host : host.substr(0, close + 1);
-    }
-    const auto colon = host.rfind(':');
-    return colon == std::string_view::npos ? host : host.substr(0, colon);
-}
-
 bool client_stays_open(const keep_alive_inputs& in) noexcept {
     return in.client_keep_alive && in.request_body_read && !in.draining && in.relay != framing::until_close &&
            (in.limit == 0 || in.served < in.limit);

@@ -35,9 +35,6 @@ std::optional<std::uint64_t> parse_content_length(std::string_view value) noexce
 // turned out to be stale.
 bool is_idempotent(std::string_view method) noexcept;
 
-// "host" of "host:port" / "[v6]" of "[v6]:port"; `host` itself when it has no port.
-std::string_view host_without_port(std::string_view host) noexcept;
-
 // Whether the client connection stays open after relaying a response framed `relay`: the client
 // asked for keep-alive, its request body was read completely, the body's end does not depend on a
 // close, atsgate is not draining, and `served` (requests on this connection so far) is below

@@ -1,6 +1,7 @@
 #include "proxy/http/rewrite.hpp"
 
 #include "proxy/http/field_util.hpp"
+#include "util/host_port.hpp"
 
 #include <charconv>
 #include <cstddef>
@@ -82,30 +83,14 @@ bool listed_in_connection(const std::vector<header>& headers, std::size_t from, 
     return false;
 }
 
-// Splits "host[:port]" (host may be a bracketed IPv6 literal). The port is empty when absent.
-void split_host_port(std::string_view authority, std::string_view& host, std::string_view& port) noexcept {
-    std::size_t colon = std::string_view::npos;
-    if (!authority.empty() && authority.front() == '[') {
-        const auto close = authority.find(']');
-        if (close != std::string_view::npos && close + 1 < authority.size() && authority[close + 1] == ':')
-            colon = close + 1;
-    } else {
-        colon = authority.find(':');
-    }
-    host = authority.substr(0, colon);
-    port = colon == std::string_view::npos ? std::string_view{} : authority.substr(colon + 1);
-}
-
 // Does the authority of an http:// URL name one of our own hosts? An entry without a port
 // matches only the default http port (absent, empty or 80); an entry with a port only that port.
 bool is_own_authority(std::string_view authority, std::span<const std::string_view> own_hosts) noexcept {
-    std::string_view host, port;
-    split_host_port(authority, host, port);
+    auto [host, port] = util::split_host_port(authority);
     if (host.empty()) return false;
     if (port.empty()) port = "80";
     for (const auto entry : own_hosts) {
-        std::string_view e_host, e_port;
-        split_host_port(entry, e_host, e_port);
+        auto [e_host, e_port] = util::split_host_port(entry);
         if (e_port.empty()) e_port = "80";
         if (iequals(host, e_host) && port == e_port) return true;
     }

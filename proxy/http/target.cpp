@@ -1,5 +1,7 @@
 #include "proxy/http/target.hpp"
 
+#include "util/hex.hpp"
+
 #include <array>
 #include <cstring>
 
@@ -30,13 +32,6 @@ constexpr std::array<std::uint8_t, 256> path_class = [] {
     t['?'] = query;
     return t;
 }();
-
-constexpr int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // RFC 3986 section 2.3.
 constexpr bool is_unreserved(unsigned c) noexcept {
@@ -136,8 +131,8 @@ normalized_target normalize_target(std::string_view in, char* out) noexcept {
             const char c = src[i];
             if (c == '%') {
                 if (i + 2 >= path_end) return {target_status::bad_percent, 0};
-                const int hi = hex_value(src[i + 1]);
-                const int lo = hex_value(src[i + 2]);
+                const int hi = util::hex_value(src[i + 1]);
+                const int lo = util::hex_value(src[i + 2]);
                 if (hi < 0 || lo < 0) return {target_status::bad_percent, 0};
                 const auto v = static_cast<unsigned>(hi * 16 + lo);
                 if (v == '/') return {target_status::encoded_slash, 0};

@@ -4,6 +4,7 @@
 #include "tls/cert_facts.hpp"
 #include "tls/policy.hpp"
 #include "util/host_port.hpp"
+#include "util/text.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -745,9 +746,8 @@ private:
             }
             errors.push_back(addrs_.size() > 1 ? a.text + ": " + error : error);
         }
-        std::string joined;
-        for (const auto& e : errors) joined += (joined.empty() ? "" : "; ") + e;
-        f_.connect_error = joined.empty() ? "the per-target time budget ran out" : joined;
+        std::string joined = util::join(errors, "; ");
+        f_.connect_error = joined.empty() ? "the per-target time budget ran out" : std::move(joined);
         return false;
     }
 

@@ -1,6 +1,7 @@
 #include "proxy/router/route_table.hpp"
 
 #include "proxy/http/target.hpp"
+#include "util/host_port.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -10,16 +11,6 @@
 namespace atsgate::router {
 
 namespace {
-
-// Host of the request without the port ("[::1]:8443" -> "[::1]", "a.example:443" -> "a.example").
-std::string_view request_host(std::string_view host) noexcept {
-    if (!host.empty() && host.front() == '[') {
-        const auto close = host.find(']');
-        return close == std::string_view::npos ? host : host.substr(0, close + 1);
-    }
-    const auto colon = host.rfind(':');
-    return colon == std::string_view::npos ? host : host.substr(0, colon);
-}
 
 std::string_view path_of(std::string_view target) noexcept { return target.substr(0, target.find('?')); }
 
@@ -220,7 +211,7 @@ decision route_table::match(std::size_t listener, const http::request_head& head
         }
     }
 
-    const std::string_view host = request_host(head.host);
+    const std::string_view host = util::host_without_port(head.host);  // "[::1]:8443" -> "[::1]"
     for (std::size_t i = 0; i < lr.routes.size(); ++i) {
         const route& r = lr.routes[i];
         if (!r.host.empty()) {

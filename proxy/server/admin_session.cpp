@@ -18,13 +18,6 @@ constexpr std::string_view prefix = "v1.";
 
 std::string hex(const unsigned char* p, std::size_t n) { return util::hex({p, n}); }
 
-int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 }  // namespace
 
 session_keys::session_keys() {
@@ -97,7 +90,7 @@ std::optional<std::string> form_field(std::string_view body, std::string_view na
                 out += ' ';
             } else if (raw[i] == '%') {
                 if (i + 2 >= raw.size()) return std::nullopt;
-                const int hi = hex_digit(raw[i + 1]), lo = hex_digit(raw[i + 2]);
+                const int hi = util::hex_value(raw[i + 1]), lo = util::hex_value(raw[i + 2]);
                 if (hi < 0 || lo < 0) return std::nullopt;
                 out += static_cast<char>(hi * 16 + lo);
                 i += 2;

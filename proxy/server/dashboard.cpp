@@ -1,6 +1,7 @@
 #include "proxy/server/dashboard.hpp"
 
 #include "tls/html.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -111,11 +112,7 @@ void banner(std::string& o, const dashboard_view& v) {
         else if (s == tls::status::warn) warning.push_back(l.name);
         if (l.enforcement == "report") report.push_back(l.name);
     }
-    auto names = [](const std::vector<std::string>& ns) {
-        std::string t;
-        for (const auto& n : ns) t += (t.empty() ? "" : ", ") + html_escape(n);
-        return t;
-    };
+    auto names = [](const std::vector<std::string>& ns) { return html_escape(util::join(ns)); };
     if (!failing.empty()) {
         o += "<div class=\"banner fail\" id=\"verdict\">Not compliant: " + names(failing) +
              " fail the ATS audit (this configuration would not be served; see below).</div>";
@@ -314,8 +311,7 @@ void certificates(std::string& o, const dashboard_view& v) {
         const std::int64_t secs = c.not_after - v.now;
         const std::int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
         const char* cls = days < 0 ? "expired" : days < 7 ? "urgent" : days < 30 ? "soon" : "ok";
-        std::string names;
-        for (const auto& n : c.names) names += (names.empty() ? "" : ", ") + html_escape(n);
+        const std::string names = html_escape(util::join(c.names));
         o += std::string("<tr class=\"cert ") + cls + "\"><td>" + html_escape(c.listener) + "</td><td>" +
              html_escape(tls::subject_label(c.subject)) + "<br><span class=\"muted mono\">" + html_escape(c.subject) +
              "</span></td><td><code>" + names + "</code></td><td>" + html_escape(c.key) + "</td><td>" +

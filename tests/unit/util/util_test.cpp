@@ -94,6 +94,48 @@ TEST_CASE("util: host:port brackets IPv6 literals", "[unit][util]") {
     CHECK(util::bracketed("0.0.0.0") == "0.0.0.0");
 }
 
+TEST_CASE("util: splitting an authority into host and port", "[unit][util]") {
+    struct row {
+        const char* in;
+        const char* without_port;  // host_without_port (Host header values)
+        const char* host;          // split_host_port (URL authorities, configured names)
+        const char* port;
+    };
+    const row rows[] = {
+        {"mdm.example.com:8443", "mdm.example.com", "mdm.example.com", "8443"},
+        {"mdm.example.com", "mdm.example.com", "mdm.example.com", ""},
+        {"mdm.example.com:", "mdm.example.com", "mdm.example.com", ""},
+        {"[::1]:8443", "[::1]", "[::1]", "8443"},
+        {"[::1]", "[::1]", "[::1]", ""},
+        {"[::1", "[::1", "[::1", ""},
+        {"[::1]x", "[::1]", "[::1]x", ""},
+        {"a:b:c", "a:b", "a", "b:c"},
+        {"", "", "", ""},
+    };
+    for (const auto& r : rows) {
+        DYNAMIC_SECTION(r.in) {
+            CHECK(util::host_without_port(r.in) == r.without_port);
+            const auto split = util::split_host_port(r.in);
+            CHECK(split.host == r.host);
+            CHECK(split.port == r.port);
+        }
+    }
+}
+
+TEST_CASE("util: hex digits", "[unit][util]") {
+    static_assert(util::hex_value('0') == 0 && util::hex_value('9') == 9);
+    static_assert(util::hex_value('a') == 10 && util::hex_value('F') == 15);
+    for (int c = 0; c < 256; ++c) {
+        const char ch = static_cast<char>(c);
+        const bool digit = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+        CHECK((util::hex_value(ch) >= 0) == digit);
+        for (auto hc : {util::hex_case::lower, util::hex_case::upper}) {  // decodes what hex() writes
+            const std::string h = util::hex(std::string_view(&ch, 1), hc);
+            CHECK(util::hex_value(h[0]) * 16 + util::hex_value(h[1]) == c);
+        }
+    }
+}
+
 TEST_CASE("util: join", "[unit][util]") {
     CHECK(util::join(std::vector<std::string>{}) == "");
     CHECK(util::join(std::vector<std::string>{"a"}) == "a");
