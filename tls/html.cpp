@@ -71,17 +71,7 @@ std::string csp_hash(std::string_view text) {
     return "'sha256-" + b64 + "'";
 }
 
-std::string_view status_class(status s) noexcept {
-    switch (s) {
-        case status::pass: return "pass";
-        case status::info: return "info";
-        case status::warn: return "warn";
-        case status::fail: return "fail";
-        case status::unknown: return "unknown";
-        case status::exempt: return "exempt";
-    }
-    return "unknown";
-}
+std::string_view status_class(status s) noexcept { return json_name(s); }
 
 std::string badge(std::string_view css_class, std::string_view label) {
     return "<span class=\"badge " + html_escape(css_class) + "\">" + html_escape(label) + "</span>";

@@ -22,7 +22,7 @@ std::string_view stylesheet() noexcept;
 // "'sha256-<base64 of SHA-256(text)>'".
 std::string csp_hash(std::string_view text);
 
-// The CSS class of a status ("pass", "info", "warn", "fail", "unknown", "exempt").
+// The CSS class of a status: its JSON name ("pass", "info", "warn", "fail", "unknown", "exempt").
 std::string_view status_class(status s) noexcept;
 // <span class="badge CLASS">LABEL</span>; `label` and `css_class` are escaped.
 std::string badge(std::string_view css_class, std::string_view label);
