@@ -1,5 +1,7 @@
 #include "proxy/server/ops_metrics.hpp"
 
+#include "proxy/server/prometheus.hpp"
+
 #include <openssl/crypto.h>
 #include <sys/resource.h>
 
@@ -14,39 +16,12 @@ namespace atsgate::server {
 
 namespace {
 
-// A Prometheus label value: backslash, double quote and newline escaped.
-std::string label(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (char c : v) {
-        if (c == '\\' || c == '"') out += '\\';
-        if (c == '\n') {
-            out += "\\n";
-            continue;
-        }
-        out += c;
-    }
-    return out;
-}
-
-void head(std::string& out, const char* name, const char* type, const char* help) {
-    out += "# HELP ";
-    out += name;
-    out += ' ';
-    out += help;
-    out += "\n# TYPE ";
-    out += name;
-    out += ' ';
-    out += type;
-    out += '\n';
-}
+using prometheus::family;
+using prometheus::labels;
+using prometheus::sample;
 
 void gauge(std::string& out, const char* name, const char* help, std::int64_t v) {
-    head(out, name, "gauge", help);
-    out += name;
-    out += ' ';
-    out += std::to_string(v);
-    out += '\n';
+    prometheus::single(out, name, "gauge", help, v);
 }
 
 // Open descriptors of this process (/proc/self/fd), -1 when unreadable.
@@ -64,18 +39,23 @@ std::string openssl_runtime_version() { return OpenSSL_version(OPENSSL_VERSION_S
 std::string render_ops_metrics(const snapshot::snapshot& snap, const ops_facts& f) {
     std::string out;
     out.reserve(2048);
-    head(out, "atsgate_build_info", "gauge", "The running build: atsgate and OpenSSL library versions (always 1).");
-    out += "atsgate_build_info{version=\"" + label(ATSGATE_VERSION_STRING) + "\",openssl=\"" +
-           label(openssl_runtime_version()) + "\"} 1\n";
+    family(out, "atsgate_reloads_total", "counter", "Configuration reloads (SIGHUP, POST /reload) by result.");
+    sample(out, "atsgate_reloads_total", labels({{"result", "ok"}}), f.reloads_ok);
+    sample(out, "atsgate_reloads_total", labels({{"result", "refused"}}), f.reloads_refused);
+    prometheus::single(out, "atsgate_config_generation", "gauge", "Generation of the live configuration snapshot.",
+                       f.generation);
+    family(out, "atsgate_build_info", "gauge", "The running build: atsgate and OpenSSL library versions (always 1).");
+    sample(out, "atsgate_build_info", labels({{"version", ATSGATE_VERSION_STRING}, {"openssl", openssl_runtime_version()}}),
+           std::int64_t{1});
     gauge(out, "atsgate_start_time_seconds", "Start of the process, unix seconds.", f.started);
 
-    head(out, "atsgate_certificate_expiry_timestamp_seconds", "gauge",
+    family(out, "atsgate_certificate_expiry_timestamp_seconds", "gauge",
          "notAfter of every served certificate, unix seconds, by listener, first SNI name and key type.");
     for (std::size_t i = 0; i < snap.listeners.size() && i < snap.cfg.listeners.size(); ++i) {
         for (const auto& c : snap.listeners[i].certificates) {
             const std::string& name = c.names.empty() ? c.subject : c.names.front();
-            out += "atsgate_certificate_expiry_timestamp_seconds{listener=\"" + label(snap.cfg.listeners[i].name) +
-                   "\",name=\"" + label(name) + "\",key=\"" + label(c.key) + "\"} " + std::to_string(c.not_after) + "\n";
+            sample(out, "atsgate_certificate_expiry_timestamp_seconds",
+                   labels({{"listener", snap.cfg.listeners[i].name}, {"name", name}, {"key", c.key}}), c.not_after);
         }
     }
 
@@ -85,15 +65,15 @@ std::string render_ops_metrics(const snapshot::snapshot& snap, const ops_facts& 
     gauge(out, "atsgate_config_last_reload_success_timestamp_seconds",
           "When the live configuration was loaded (start or last applied reload), unix seconds.", f.last_good_config);
 
-    head(out, "atsgate_upstream_member_up", "gauge",
+    family(out, "atsgate_upstream_member_up", "gauge",
          "1 if the upstream member may take requests now (active check up and not ejected), else 0.");
     for (std::size_t u = 0; u < snap.upstreams.size() && u < snap.cfg.upstreams.size(); ++u) {
         const auto& cu = snap.cfg.upstreams[u];
         for (std::size_t m = 0; m < snap.upstreams[u].members.size() && m < cu.members.size(); ++m) {
             const auto& h = snap.upstreams[u].members[m].health;
             const bool up = h && h->usable(f.mono);
-            out += "atsgate_upstream_member_up{upstream=\"" + label(cu.name) + "\",member=\"" +
-                   label(cu.members[m].url) + "\"} " + (up ? "1" : "0") + "\n";
+            sample(out, "atsgate_upstream_member_up", labels({{"upstream", cu.name}, {"member", cu.members[m].url}}),
+                   std::int64_t{up ? 1 : 0});
         }
     }
 

@@ -1,8 +1,9 @@
 #pragma once
-// The /metrics series an operator pages on, besides the workers' counters (metrics.hpp): what is
-// deployed (build info), when certificates expire, whether the last reload was applied, which
-// upstream members can take traffic, the drain, and how close the process is to its connection
-// and descriptor limits. Rendered from the live snapshot at scrape time.
+// The /metrics series an operator pages on, besides the workers' counters (metrics.hpp): reloads
+// and the configuration generation, what is deployed (build info), when certificates expire,
+// whether the last reload was applied, which upstream members can take traffic, the drain, and how
+// close the process is to its connection and descriptor limits. Rendered from the live snapshot at
+// scrape time.
 
 #include "proxy/snapshot/snapshot.hpp"
 
@@ -13,6 +14,9 @@
 namespace atsgate::server {
 
 struct ops_facts {
+    std::uint64_t reloads_ok = 0;
+    std::uint64_t reloads_refused = 0;
+    std::uint64_t generation = 0;           // of the live configuration snapshot
     std::int64_t now = 0;                   // unix seconds
     std::chrono::steady_clock::time_point mono;  // for member ejections
     std::int64_t started = 0;               // unix seconds

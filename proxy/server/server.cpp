@@ -829,14 +829,10 @@ void server::install_admin_handlers() {
     handlers_.metrics = [this] {
         std::string text = render_metrics(stats_);
         text += render_fleet_metrics(*current());
-        text += "# HELP atsgate_reloads_total Configuration reloads (SIGHUP, POST /reload) by result.\n"
-                "# TYPE atsgate_reloads_total counter\n";
-        text += "atsgate_reloads_total{result=\"ok\"} " + std::to_string(reloads_ok_) + "\n";
-        text += "atsgate_reloads_total{result=\"refused\"} " + std::to_string(reloads_refused_) + "\n";
-        text += "# HELP atsgate_config_generation Generation of the live configuration snapshot.\n"
-                "# TYPE atsgate_config_generation gauge\n";
-        text += "atsgate_config_generation " + std::to_string(generation_) + "\n";
         ops_facts facts;
+        facts.reloads_ok = reloads_ok_;
+        facts.reloads_refused = reloads_refused_;
+        facts.generation = generation_;
         facts.now = static_cast<std::int64_t>(std::time(nullptr));
         facts.mono = std::chrono::steady_clock::now();
         facts.started = started_;
