@@ -8,7 +8,7 @@
 #include "proxy/net/asio.hpp"
 #include "proxy/server/access_sink.hpp"
 #include "proxy/server/admin.hpp"
-#include "proxy/server/dashboard.hpp"
+#include "proxy/server/dashboard_view.hpp"
 #include "proxy/server/file_watch.hpp"
 #include "proxy/server/log_format.hpp"
 #include "tls/fleet.hpp"
@@ -16,6 +16,7 @@
 #include "proxy/server/metrics.hpp"
 #include "proxy/server/ops_metrics.hpp"
 #include "proxy/server/sd_notify.hpp"
+#include "proxy/server/status.hpp"
 #include "proxy/snapshot/store.hpp"
 #include "util/host_port.hpp"
 #include "util/json.hpp"
@@ -120,6 +121,7 @@ private:
     admin_reply reload(const char* trigger);
     admin_reply set_weights(std::string_view listener, std::string_view route,
                             const std::vector<std::pair<std::string, std::uint32_t>>& weights);
+    process_status process() const;  // what /status and the dashboard say of the process
     admin_reply status();
     admin_reply dashboard(bool session, unsigned refresh_seconds);
     // Adds the workers' counters to the dashboard's per-minute series (control thread; every
@@ -164,13 +166,6 @@ private:
     asio::steady_timer drain_deadline_{control_};
     asio::steady_timer hard_stop_{control_};
     std::size_t finished_ = 0;
-    struct reload_record {
-        std::int64_t at = 0;  // unix time
-        std::string trigger;
-        bool ok = false;
-        std::uint64_t generation = 0;  // live after the attempt
-        std::string message;           // the reply text, bounded
-    };
     std::optional<reload_record> last_reload_;
     std::deque<reload_record> reload_history_;  // newest first, at most max_reload_history
     static constexpr std::size_t max_reload_history = 10;
@@ -445,153 +440,21 @@ admin_reply server::set_weights(std::string_view listener, std::string_view rout
     return {200, "application/json", j.take() + "\n"};
 }
 
+process_status server::process() const {
+    process_status p;
+    p.now = static_cast<std::int64_t>(std::time(nullptr));
+    p.started = started_;
+    p.mono = std::chrono::steady_clock::now();
+    p.workers = workers_.size();
+    p.draining = draining_.load();
+    p.reloads_ok = reloads_ok_;
+    p.reloads_refused = reloads_refused_;
+    p.last_reload = last_reload_;
+    return p;
+}
+
 admin_reply server::status() {
-    const auto snap = current();
-    const auto now = std::time(nullptr);
-    json j;
-    j.open('{');
-    j.key("version").str(ATSGATE_VERSION_STRING);
-    j.key("generation").num(static_cast<std::int64_t>(snap->generation));
-    j.key("uptime_seconds").num(static_cast<std::int64_t>(now - started_));
-    j.key("workers").num(static_cast<std::int64_t>(workers_.size()));
-    j.key("draining").boolean(draining_.load());
-    j.key("reloads").open('{').key("ok").num(static_cast<std::int64_t>(reloads_ok_));
-    j.key("refused").num(static_cast<std::int64_t>(reloads_refused_)).close('}');
-    j.key("last_reload");
-    if (last_reload_) {
-        j.open('{').key("at").num(last_reload_->at).key("trigger").str(last_reload_->trigger);
-        j.key("ok").boolean(last_reload_->ok);
-        j.key("generation").num(static_cast<std::int64_t>(last_reload_->generation));
-        j.key("message").str(last_reload_->message).close('}');
-    } else {
-        j.null();
-    }
-    j.key("listeners").open('[');
-    for (std::size_t i = 0; i < snap->cfg.listeners.size(); ++i) {
-        const auto& l = snap->cfg.listeners[i];
-        const auto& rt = snap->listeners[i];
-        j.open('{').key("name").str(l.name);
-        j.key("kind").str(l.kind == config::listener_kind::scep ? "scep" : "https");
-        j.key("address").str(l.address).key("port").num(l.port);
-        j.key("certificates").open('[');
-        for (const auto& c : rt.certificates) {
-            j.open('{').key("subject").str(c.subject).key("key").str(c.key);
-            j.key("names").open('[');
-            for (const auto& n : c.names) j.str(n);
-            j.close(']');
-            j.key("not_after").num(c.not_after).key("days_left").num((c.not_after - now) / 86400);
-            j.close('}');
-        }
-        j.close(']');
-        j.key("routes").open('[');
-        for (const auto& r : l.routes) {
-            j.open('{').key("name").str(r.name).key("host").str(r.host).key("path").str(r.path);
-            j.key("targets").open('[');
-            for (const auto& t : snap->routes.targets(l.name, r.name)) j.open('{').key("upstream").str(t.upstream).key("weight").num(t.weight).close('}');
-            if (r.name.empty())
-                for (const auto& t : r.targets) j.open('{').key("upstream").str(t.upstream).key("weight").num(t.weight).close('}');
-            j.close(']');
-            if (r.static_reply) j.key("static_status").num(r.static_reply->status);
-            j.close('}');
-        }
-        j.close(']');
-        if (l.upstream_index) j.key("default_upstream").str(l.upstream);
-        if (l.kind == config::listener_kind::https) {
-            j.key("enforcement").str(l.enforcement == config::enforcement_mode::report ? "report" : "strict");
-            if (const auto* f = rt.fleet.get()) {
-                using fc = tls::fleet_counters;
-                auto n = [](const fc::counter& c) { return static_cast<std::int64_t>(fc::get(c)); };
-                j.key("fleet").open('{').key("client_hellos").num(n(f->hellos));
-                j.key("offered_max_version").open('{');
-                for (std::size_t b = 0; b < tls::version_bucket_count; ++b)
-                    j.key(tls::to_string(static_cast<tls::version_bucket>(b))).num(n(f->offered_max[b]));
-                j.close('}').key("negotiated_version").open('{');
-                for (std::size_t b = 0; b < tls::version_bucket_count; ++b)
-                    j.key(tls::to_string(static_cast<tls::version_bucket>(b))).num(n(f->negotiated[b]));
-                j.close('}');
-                j.key("ems_offered").num(n(f->ems_offered)).key("sni_present").num(n(f->sni_present));
-                j.key("x25519mlkem768_offered").num(n(f->mlkem_offered));
-                j.key("refused").open('{');
-                for (std::size_t r = 1; r < tls::refusal_count; ++r)
-                    j.key(tls::to_string(static_cast<tls::refusal>(r))).num(n(f->refused[r]));
-                j.close('}').key("would_refuse").open('{');
-                for (std::size_t r = 1; r < tls::refusal_count; ++r)
-                    j.key(tls::to_string(static_cast<tls::refusal>(r))).num(n(f->would_refuse[r]));
-                j.close('}').close('}');
-            }
-        }
-        j.close('}');
-    }
-    j.close(']');
-    const auto mono = std::chrono::steady_clock::now();
-    j.key("upstreams").open('[');
-    for (std::size_t i = 0; i < snap->cfg.upstreams.size(); ++i) {
-        const auto& u = snap->cfg.upstreams[i];
-        j.open('{').key("name").str(u.name).key("health_checks").boolean(!u.health_path.empty());
-        j.key("members").open('[');
-        for (std::size_t m = 0; m < u.members.size(); ++m) {
-            const auto& h = *snap->upstreams[i].members[m].health;
-            j.open('{').key("url").str(u.members[m].url).key("weight").num(u.members[m].weight);
-            j.key("healthy").boolean(h.active_up()).key("ejected").boolean(h.ejected(mono));
-            j.key("usable").boolean(h.usable(mono));
-            j.key("passive_failures").num(static_cast<std::int64_t>(h.passive_failures()));
-            j.key("ejections").num(static_cast<std::int64_t>(h.ejections()));
-            j.close('}');
-        }
-        j.close(']').close('}');
-    }
-    j.close(']');
-    j.key("handshake_would_refuse").open('{');
-    for (std::size_t r = 1; r < tls::refusal_count; ++r) {
-        std::uint64_t n = 0;
-        for (const auto* s : stats_) n += downstream::stats::get(s->would_refuse[r]);
-        j.key(tls::to_string(static_cast<tls::refusal>(r))).num(static_cast<std::int64_t>(n));
-    }
-    j.close('}');
-    j.key("recent_refusals").open('[');
-    for (const auto& e : refusals_.recent()) {
-        j.open('{').key("at").num(e.at).key("listener").str(e.listener.data()).key("client").str(e.client.data());
-        j.key("sni").str(e.sni.data()).key("max_version").str(tls::version_name(e.max_version));
-        j.key("suites").num(e.suites).key("ems").boolean(e.ems);
-        j.key("groups").open('[');
-        for (std::size_t g = 0; g < e.group_count; ++g) j.str(tls::group_name(e.groups[g]));
-        j.close(']');
-        j.key("reason").str(tls::to_string(e.reason)).key("would_refuse").boolean(e.would_refuse);
-        j.key("explanation").str(explain_reason(tls::to_string(e.reason))).close('}');
-    }
-    j.close(']');
-    j.key("handshake_refused").open('{');
-    for (std::size_t r = 1; r < tls::refusal_count; ++r) {
-        std::uint64_t n = 0;
-        for (const auto* s : stats_) n += downstream::stats::get(s->refused[r]);
-        j.key(tls::to_string(static_cast<tls::refusal>(r))).num(static_cast<std::int64_t>(n));
-    }
-    j.close('}');
-    j.key("handshake_failures").open('{');
-    for (std::size_t f = 1; f < tls::handshake_failure_count; ++f) {
-        std::uint64_t n = 0;
-        for (const auto* s : stats_) n += downstream::stats::get(s->handshake_failures[f]);
-        j.key(tls::to_string(static_cast<tls::handshake_failure>(f))).num(static_cast<std::int64_t>(n));
-    }
-    j.close('}');
-    j.key("handshake_timeouts").open('{');
-    for (std::size_t p = 0; p < downstream::handshake_wait_count; ++p) {
-        std::uint64_t n = 0;
-        for (const auto* s : stats_) n += downstream::stats::get(s->handshake_timeouts[p]);
-        j.key(downstream::handshake_wait_names[p]).num(static_cast<std::int64_t>(n));
-    }
-    j.close('}');
-    std::uint64_t requests = 0, active = 0, handshakes = 0;
-    for (const auto* s : stats_) {
-        requests += downstream::stats::get(s->requests);
-        active += downstream::stats::get(s->connections_active);
-        handshakes += downstream::stats::get(s->handshakes);
-    }
-    j.key("connections_active").num(static_cast<std::int64_t>(active));
-    j.key("handshakes").num(static_cast<std::int64_t>(handshakes));
-    j.key("requests").num(static_cast<std::int64_t>(requests));
-    j.close('}');
-    return {200, "application/json", j.take() + "\n"};
+    return {200, "application/json", render_status(*current(), process(), stats_, refusals_.recent()) + "\n"};
 }
 
 void server::sample_counters() {
@@ -617,98 +480,10 @@ void server::schedule_sampling() {
 
 admin_reply server::dashboard(bool session, unsigned refresh_seconds) {
     sample_counters();
-    const auto snap = current();
-    dashboard_view v;
-    v.version = ATSGATE_VERSION_STRING;
-    v.generation = snap->generation;
-    v.now = static_cast<std::int64_t>(std::time(nullptr));
-    v.started = started_;
-    v.workers = workers_.size();
-    v.draining = draining_.load();
+    dashboard_view v = make_dashboard_view(*current(), process(), reload_history_, stats_, refusals_.recent());
     v.session = session;
     v.refresh_seconds = refresh_seconds;
-    for (std::size_t i = 0; i < snap->cfg.listeners.size(); ++i) {
-        const auto& l = snap->cfg.listeners[i];
-        const bool scep = l.kind == config::listener_kind::scep;
-        dashboard_view::listener dl;
-        dl.name = l.name;
-        dl.kind = scep ? "scep" : "https";
-        dl.address = util::host_port(l.address, l.port);
-        dl.enforcement = scep ? "" : l.enforcement == config::enforcement_mode::report ? "report" : "strict";
-        for (const auto& f : snap->audit.findings)
-            if (f.endpoint == l.name) dl.findings.push_back(f);
-        v.listeners.push_back(std::move(dl));
-        for (const auto& c : snap->listeners[i].certificates)
-            v.certificates.push_back({l.name, c.subject, c.names, c.key, c.not_after});
-        if (l.upstream_index) {
-            dashboard_view::route r;
-            r.listener = l.name;
-            r.targets.emplace_back(l.upstream, 1);
-            v.routes.push_back(std::move(r));
-        }
-        for (const auto& rt : l.routes) {
-            dashboard_view::route r;
-            r.listener = l.name;
-            r.name = rt.name;
-            r.host = rt.host;
-            r.path = rt.path;
-            for (const auto& t : snap->routes.targets(l.name, rt.name)) r.targets.emplace_back(t.upstream, t.weight);
-            if (rt.name.empty())
-                for (const auto& t : rt.targets) r.targets.emplace_back(t.upstream, t.weight);
-            if (rt.static_reply) r.static_status = rt.static_reply->status;
-            v.routes.push_back(std::move(r));
-        }
-    }
-    const auto mono = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < snap->cfg.upstreams.size(); ++i) {
-        const auto& u = snap->cfg.upstreams[i];
-        for (std::size_t m = 0; m < u.members.size(); ++m) {
-            const auto& h = *snap->upstreams[i].members[m].health;
-            dashboard_view::member dm;
-            dm.upstream = u.name;
-            dm.url = u.members[m].url;
-            dm.weight = u.members[m].weight;
-            dm.health_checks = !u.health_path.empty();
-            dm.healthy = h.active_up();
-            dm.ejected = h.ejected(mono);
-            dm.usable = h.usable(mono);
-            dm.passive_failures = h.passive_failures();
-            dm.ejections = h.ejections();
-            v.members.push_back(std::move(dm));
-        }
-    }
-    for (const auto& r : reload_history_) v.reloads.push_back({r.at, r.trigger, r.ok, r.generation, r.message});
-    for (std::size_t r = 1; r < tls::refusal_count; ++r) {
-        const std::string name(tls::to_string(static_cast<tls::refusal>(r)));
-        v.refusal_reasons.push_back(name);
-        std::uint64_t n = 0;
-        for (const auto* st : stats_) n += downstream::stats::get(st->refused[r]);
-        v.refused_total.emplace_back(name, n);
-        v.would_refuse_reasons.push_back(name);
-        n = 0;
-        for (const auto* st : stats_) n += downstream::stats::get(st->would_refuse[r]);
-        v.would_refuse_total.emplace_back(name, n);
-    }
-    for (const auto& e : refusals_.recent()) {
-        dashboard_view::refused_client c;
-        c.at = e.at;
-        c.listener = e.listener.data();
-        c.client = e.client.data();
-        c.sni = e.sni.data();
-        c.max_version = std::string(tls::version_name(e.max_version));
-        c.suites = e.suites;
-        c.ems = e.ems;
-        for (std::size_t g = 0; g < e.group_count; ++g) c.groups += (g ? ", " : "") + tls::group_name(e.groups[g]);
-        c.reason = std::string(tls::to_string(e.reason));
-        c.would_refuse = e.would_refuse;
-        v.recent.push_back(std::move(c));
-    }
     v.minutes = series_.last_hour(v.now);
-    for (const auto* st : stats_) {
-        v.handshakes += downstream::stats::get(st->handshakes);
-        v.connections_active += downstream::stats::get(st->connections_active);
-        v.requests += downstream::stats::get(st->requests);
-    }
     return {200, "text/html; charset=utf-8", render_dashboard(v), {}};
 }
 
