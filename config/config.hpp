@@ -1,4 +1,10 @@
 #pragma once
+// config/: the configuration: these validated structs, the key descriptions (schema.hpp), the TOML
+// reader with its diagnostics (FILE:LINE:COLUMN, key path, did-you-mean; reader.hpp, diagnostic.hpp),
+// one reader per section (read_*.cpp) and the resolve pass after parsing (resolve.cpp). It only
+// reads and checks; it builds nothing that serves. May use: std, toml++, util. Every other layer
+// may use it.
+//
 // The validated, immutable configuration. Produced only by load_file()/load_string() (loader.hpp); every
 // value here has been range- and type-checked, so downstream code never re-checks it.
 // The README's "Configuration reference" documents the same keys and defaults: change both together.

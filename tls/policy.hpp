@@ -1,4 +1,11 @@
 #pragma once
+// tls/: everything TLS that is not a socket: OpenSSL RAII (ossl.hpp), this ATS policy table, the
+// server and upstream-client contexts and their builder (server_context.hpp, client_context.hpp),
+// the ClientHello gate (handshake_gate.hpp), session ticket keys, certificate facts, what a session
+// says about its peer (peer_info.hpp), fleet counters, and the audit with its report model
+// (audit.hpp, check.hpp) and HTML pieces (html.hpp). May use: config, util, OpenSSL. No sockets,
+// no Asio, no logging: callers log what it returns.
+//
 // The ATS policy as data. One table drives context building (tls/context_builder), the handshake
 // gate (tls/handshake_gate), the self-audit (tls/audit) and `atsgate probe`.
 //

@@ -1,4 +1,10 @@
 #pragma once
+// proxy/acme/: the ACME client (RFC 8555; TLS-ALPN-01 RFC 8737, HTTP-01, ARI RFC 9773): the
+// pure parts (JWS signing with the account key, CSR, challenge certificates and board, the
+// order_flow state machine, renewal timing, storage of issued certificates) and this Asio
+// transport. May use: tls, net, http (the response parser), util, Boost.JSON. No spdlog: it
+// returns the lines to log.
+//
 // The ACME client's transport: HTTPS requests to the CA with Asio coroutines over net::tls_stream
 // and the project's strict HTTP response parser, and the drivers that run an order_flow (and an
 // ARI lookup) to completion. One connection per request (ACME traffic is a handful of requests per

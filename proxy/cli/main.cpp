@@ -1,3 +1,7 @@
+// proxy/cli/: the atsgate executable: parses the command line and dispatches to run (server),
+// check (config + snapshot + audit), reload (asks the running process through [admin]) and probe.
+// May use: server, snapshot, probe, tls, config, Asio, spdlog. Nothing uses it.
+//
 // atsgate — an ATS-enforcing TLS front end for legacy Apple device-management servers.
 //
 //   atsgate run   [-c FILE]          validate, audit, then serve (exit 2 config error, 3 audit FAIL)

@@ -1,4 +1,10 @@
 #pragma once
+// proxy/downstream/: the client side of one connection, per worker: PROXY header, handshake,
+// request loop (connection.cpp), the upstream exchange of one request (upstream_exchange.cpp),
+// per-request state, the worker's context, counters (stats.hpp), connection slots and registry.
+// May use every layer below it (proxyproto, cluster, snapshot, upstream, router, http, net, tls,
+// config, util) and spdlog. Used by listener and server.
+//
 // The per-connection coroutine: TLS handshake (with the ATS gate) -> HTTP/1.1 codec -> router ->
 // upstream exchange -> response, looping over keep-alive requests until the client closes, a limit
 // is reached, an error forces a close, or the worker drains.

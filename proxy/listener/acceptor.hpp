@@ -1,4 +1,7 @@
 #pragma once
+// proxy/listener/: the accept loops and nothing else. May use: downstream (starts connections),
+// snapshot, net, spdlog. Used by server.
+//
 // Listening sockets and the accept loop. Every worker has its own acceptor per listener, bound to the
 // same address with SO_REUSEPORT: the kernel spreads new connections over the workers, and a
 // connection never leaves the worker that accepted it (no hand-off, no shared accept lock).

@@ -1,4 +1,7 @@
 #pragma once
+// proxy/proxyproto/: the PROXY protocol header parser and its error codes; nothing else. May use:
+// std (+ Boost.System's header-only error_code). Used by downstream (proxy_header.hpp drives it).
+//
 // The PROXY protocol (HAProxy, "The PROXY protocol", versions 1 and 2): the header an L4 load
 // balancer puts in front of the client's bytes to carry the client's address. Sans-io and pure:
 // bytes in, a verdict out; no sockets, no allocation, no clock. Depends on std only.

@@ -1,4 +1,7 @@
 #pragma once
+// proxy/router/: the route table and nothing else. May use: config (the structs), http (target
+// normalisation), util. Used by snapshot (builds it) and downstream (matches on it).
+//
 // Routing as a pure function: (listener, request head, sticky inputs) -> route decision. Built
 // once per snapshot from the validated config; immutable afterwards; no allocation on match.
 //

@@ -1,4 +1,10 @@
 #pragma once
+// proxy/server/: the process: workers and their threads, signals, reloads and the drain
+// (server.cpp), the admin endpoint and its pages (admin.cpp, dashboard.cpp, admin_session.cpp),
+// /metrics (metrics.cpp, ops_metrics.cpp, prometheus.hpp), log formats and sinks, the file watch
+// and sd_notify. May use every layer below it (listener, downstream, cluster, snapshot, http, net,
+// tls, config, util) and spdlog. Used by cli.
+//
 // The process's data plane and its control: one io_context and thread per worker, each with its
 // own acceptors (SO_REUSEPORT), upstream pools, counters and access-log buffer; a control thread
 // (the caller's) handling signals, reloads, the drain, active health checks and the admin endpoint.

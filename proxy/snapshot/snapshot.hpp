@@ -1,4 +1,8 @@
 #pragma once
+// proxy/snapshot/: building a snapshot from a config (snapshot.cpp), the state kept across
+// reloads (shared_state: ticket keys, member health, fleet counters) and the store publishing it.
+// May use: config, tls, router, upstream, net, util.
+//
 // A snapshot: validated config + built TLS contexts + route table + resolved upstream members +
 // the audit of exactly these contexts. Immutable once built; published as shared_ptr<const> by
 // the snapshot store. Connections pin the snapshot they started with, so a reload never changes
