@@ -1,8 +1,9 @@
 #pragma once
-// proxy/probe/: `atsgate probe`: gathering facts from remote servers (gather.cpp: blocking sockets
-// with deadlines on a bounded thread pool), judging them (judge.cpp, cert.* through tls::audit),
-// reading profiles (plist, CMS) and the reports (text, JSON, HTML). Independent of the serving
-// layers. May use: tls, http (the response parser), util.
+// proxy/probe/: `atsgate probe`: gathering facts from remote servers (gather.cpp, the per-target
+// run on a bounded thread pool, over tls_client.hpp and blocking_io.hpp: sockets with deadlines),
+// judging them (judge.cpp, cert.* through tls::audit), reading profiles (plist, CMS) and the
+// reports (text, JSON, HTML). Independent of the serving layers. May use: tls, http (the response
+// parser), util.
 //
 // `atsgate probe`: option parsing, input collection (targets, --from-file, --profile), the run
 // and the report. main() dispatches here; everything probe-specific lives in this layer.
