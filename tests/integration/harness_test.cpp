@@ -193,7 +193,7 @@ TEST_CASE("harness: deploy tests skip (exit 77) when a tool is missing, and fail
         INFO(line);
         CHECK(line.find("SKIP_RETURN_CODE \"77\"") != std::string::npos);
     }
-    CHECK(registered == 3);
+    CHECK(registered == 4);
 
     // A PATH with only what the scripts need before their tool checks: none of their tools.
     test_env env;
@@ -216,6 +216,27 @@ TEST_CASE("harness: deploy tests skip (exit 77) when a tool is missing, and fail
         o.env = {{"PATH", bin.string()}, {"ATSGATE_REQUIRE_TOOLS", "1"}};
         const auto ci = run_command({script.string(), ATSGATE_BUILD_DIR, ATSGATE_SOURCE_DIR}, o);
         INFO(test << " with ATSGATE_REQUIRE_TOOLS=1: " << ci.describe() << "\n" << ci.out);
+        CHECK(ci.exit_code == 1);
+        CHECK(ci.out.find("FAIL: tools are required here") != std::string::npos);
+    }
+
+    // deploy.compose is Python: without python3-yaml (here hidden by python3 -S, which leaves out
+    // site-packages) it skips locally and fails where tools are required.
+    {
+        // The interpreter itself (a pyenv shim is a bash script that needs a PATH).
+        const auto python = run_command({"/bin/sh", "-c", "python3 -c 'import sys; print(sys.executable)'"});
+        REQUIRE(python.exit_code == 0);
+        const auto script = (fs::path(ATSGATE_SOURCE_DIR) / "deploy" / "compose" / "test").string();
+        const std::string py = python.out.substr(0, python.out.find('\n'));
+        command_options o;
+        o.env = {{"PATH", bin.string()}, {"ATSGATE_REQUIRE_TOOLS", "0"}};
+        const auto local = run_command({py, "-S", script, ATSGATE_BUILD_DIR}, o);
+        INFO("deploy/compose/test locally: " << local.describe() << "\n" << local.out);
+        CHECK(local.exit_code == 77);
+        CHECK(local.out.find("SKIP: python3-yaml") != std::string::npos);
+        o.env = {{"PATH", bin.string()}, {"ATSGATE_REQUIRE_TOOLS", "1"}};
+        const auto ci = run_command({py, "-S", script, ATSGATE_BUILD_DIR}, o);
+        INFO("deploy/compose/test with ATSGATE_REQUIRE_TOOLS=1: " << ci.describe() << "\n" << ci.out);
         CHECK(ci.exit_code == 1);
         CHECK(ci.out.find("FAIL: tools are required here") != std::string::npos);
     }
