@@ -31,8 +31,9 @@ const char* outcome_name(outcome o) noexcept {
 
 // One client connection (a slot that is reconnected for every operation, or an idle connection).
 struct engine::conn {
-    explicit conn(asio::io_context& io) : sock(io) {}
+    explicit conn(asio::io_context& io) : sock(io), pace(io) {}
     socket_t sock;
+    timer_t pace;                    // --rate: waits for the next operation's scheduled start
     ossl::ptr<SSL> ssl;
     ossl::ptr<SSL_SESSION> session;  // resumed*: the newest session the server gave this slot
     clock_type::time_point deadline = clock_type::time_point::max();
@@ -54,6 +55,30 @@ void log_exception(std::exception_ptr p, const char* what) {
     }
 }
 
+// The check-in a managed device sends after an MDM push (Apple's MDM protocol: a PUT of an "Idle"
+// status plist to the server URL), its plist body padded to exactly `body_size` bytes.
+std::string checkin_request(const options& o) {
+    const std::string head_of_body =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+        "<plist version=\"1.0\">\n<dict>\n"
+        "\t<key>Status</key>\n\t<string>Idle</string>\n"
+        "\t<key>UDID</key>\n\t<string>00008030-001A2B3C4D5E6F70</string>\n"
+        "\t<key>EnrollmentID</key>\n\t<string>5A4F1C2E-9B7D-4E3A-8C61-0F2B7D9E4A13</string>\n"
+        "\t<key>CommandUUID</key>\n\t<string>";
+    const std::string tail_of_body = "</string>\n</dict>\n</plist>\n";
+    std::string body = head_of_body;
+    const std::size_t fixed = head_of_body.size() + tail_of_body.size();
+    // Padding inside the last string (a long command UUID list, as far as framing is concerned).
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (std::size_t i = 0; fixed + i < o.body_size; ++i) body += hex[i % 16];
+    body += tail_of_body;
+    return "PUT " + o.path + " HTTP/1.1\r\nHost: " + o.host +
+           "\r\nUser-Agent: MDM/1.0\r\nAccept: */*\r\nAccept-Language: en-US\r\nAccept-Encoding: gzip, deflate"
+           "\r\nContent-Type: application/x-apple-aspen-mdm\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: keep-alive\r\n\r\n" + body;
+}
+
 double process_cpu_s() {
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -72,7 +97,10 @@ engine::engine(asio::io_context& io, const options& o, SSL_CTX& ctx, tcp::endpoi
       start_event_(io),
       hold_timer_(io),
       signals_(io, SIGINT, SIGTERM, SIGUSR1) {
-    request_ = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.host + "\r\nUser-Agent: hsload\r\nAccept: */*\r\n\r\n";
+    if (o.what == scenario::checkin || o.what == scenario::checkin_full)
+        request_ = checkin_request(o);
+    else
+        request_ = "GET " + o.path + " HTTP/1.1\r\nHost: " + o.host + "\r\nUser-Agent: hsload\r\nAccept: */*\r\n\r\n";
     boost::system::error_code ec;
     asio::ip::make_address(o.host, ec);
     sni_ = static_cast<bool>(ec);  // not an IP literal
@@ -272,9 +300,24 @@ asio::awaitable<void> engine::worker(std::size_t index) {
     conn& c = *conns_[index];
     response_reader* reader = uses_requests(o_.what) ? readers_[index].get() : nullptr;
     while (may_start()) {
-        ++r_.started;
+        const std::uint64_t number = r_.started++;
         auto t0 = clock_type::now();
-        arm(c, t0);
+        if (o_.rate > 0) {
+            // Open loop: operation `number` is due at rate_start_ + number / rate; its latency counts
+            // from then, so time spent waiting for a free slot (the server falling behind) shows.
+            const auto due = rate_start_ + std::chrono::duration_cast<clock_type::duration>(
+                                               std::chrono::duration<double>(static_cast<double>(number) / o_.rate));
+            if (due > t0) {
+                c.pace.expires_at(due);
+                co_await c.pace.async_wait();
+                if (stopping_) {
+                    ++r_.stopped;
+                    break;
+                }
+            }
+            t0 = due;
+        }
+        arm(c, clock_type::now());
         outcome o = co_await open(c);
         if (o != outcome::ok) {
             record(o, t0);
@@ -284,6 +327,8 @@ asio::awaitable<void> engine::worker(std::size_t index) {
         note_handshake(c);
         switch (o_.what) {
         case scenario::request:
+        case scenario::checkin:
+        case scenario::checkin_full:
             o = co_await exchange(c, *reader);
             record(o, t0);
             break;
@@ -364,7 +409,10 @@ asio::awaitable<void> engine::signals() {
 void engine::stop() noexcept {
     stopping_ = true;
     boost::system::error_code ec;
-    for (auto& c : conns_) c->sock.cancel(ec);
+    for (auto& c : conns_) {
+        c->sock.cancel(ec);
+        c->pace.cancel();
+    }
     start_event_.cancel();
     hold_timer_.cancel();
 }
@@ -415,6 +463,7 @@ asio::awaitable<void> engine::run() {
 
     measuring_ = true;
     const auto t0 = clock_type::now();
+    rate_start_ = t0;
     const double cpu0 = process_cpu_s();
     const std::size_t workers = std::min<std::uint64_t>(o_.concurrency, o_.count);
     active_ = workers;

@@ -134,7 +134,7 @@ private:
     const options& o_;
     SSL_CTX& ctx_;
     tcp::endpoint target_;
-    std::string request_;  // the GET, built once
+    std::string request_;  // the GET (or the check-in PUT with its body), built once
     bool sni_ = true;      // false when --host is an IP literal (RFC 6066: no IP addresses in SNI)
     std::vector<std::unique_ptr<conn>> conns_;
     std::vector<std::unique_ptr<response_reader>> readers_;
@@ -147,6 +147,7 @@ private:
     bool finished_ = false;
     std::size_t active_ = 0;  // running workers
     clock_type::time_point hard_deadline_;
+    clock_type::time_point rate_start_;  // --rate: when operation 0 is scheduled
     timer_t watchdog_timer_;
     timer_t done_event_;   // cancelled when the last worker ends
     timer_t start_event_;  // --wait-signal: cancelled by SIGUSR1

@@ -127,9 +127,9 @@ void print_json(const options& o, results& r, const percentiles& p) {
     j += ",\"host\":" + json_string(o.host);
     char buf[512];
     std::snprintf(buf, sizeof buf,
-                  ",\"count\":%llu,\"concurrency\":%u,\"requests_per_conn\":%u,\"started\":%llu,\"ok\":%llu,"
+                  ",\"count\":%llu,\"concurrency\":%u,\"requests_per_conn\":%u,\"rate\":%.1f,\"started\":%llu,\"ok\":%llu,"
                   "\"failed\":%llu,\"stopped\":%llu,\"not_started\":%llu",
-                  static_cast<unsigned long long>(o.count), o.concurrency, o.requests_per_conn,
+                  static_cast<unsigned long long>(o.count), o.concurrency, o.requests_per_conn, o.rate,
                   static_cast<unsigned long long>(r.started), static_cast<unsigned long long>(r.ok),
                   static_cast<unsigned long long>(r.failed()), static_cast<unsigned long long>(r.stopped),
                   static_cast<unsigned long long>(o.count - std::min(o.count, r.started)));
@@ -176,6 +176,7 @@ void print_text(const options& o, results& r, const percentiles& p) {
     std::printf("hsload %s -> %s (host %s), concurrency %u", scenario_name(o.what), o.connect.c_str(), o.host.c_str(),
                 o.concurrency);
     if (o.what == scenario::keepalive) std::printf(", %u requests per connection", o.requests_per_conn);
+    if (o.rate > 0) std::printf(", open loop at %.1f operations/s", o.rate);
     std::printf("\n");
     std::printf("  operations   %llu ok of %llu; failed %llu (", static_cast<unsigned long long>(r.ok),
                 static_cast<unsigned long long>(o.count), static_cast<unsigned long long>(r.failed()));

@@ -18,7 +18,7 @@ struct scenario_row {
 constexpr scenario_row scenarios[] = {
     {"full13", scenario::full13},       {"full12", scenario::full12},   {"resumed13", scenario::resumed13},
     {"resumed12", scenario::resumed12}, {"request", scenario::request}, {"keepalive", scenario::keepalive},
-    {"idle", scenario::idle},
+    {"idle", scenario::idle},           {"checkin", scenario::checkin}, {"checkin-full", scenario::checkin_full},
 };
 
 template <typename T>
@@ -63,15 +63,19 @@ const char* scenario_name(scenario s) noexcept {
     return "?";
 }
 
-bool uses_requests(scenario s) noexcept { return s == scenario::request || s == scenario::keepalive; }
-bool resumes(scenario s) noexcept { return s == scenario::resumed13 || s == scenario::resumed12; }
+bool uses_requests(scenario s) noexcept {
+    return s == scenario::request || s == scenario::keepalive || s == scenario::checkin || s == scenario::checkin_full;
+}
+bool resumes(scenario s) noexcept { return s == scenario::resumed13 || s == scenario::resumed12 || s == scenario::checkin; }
 
 int tls_version_of(const options& o) noexcept {
     switch (o.what) {
     case scenario::full12:
     case scenario::resumed12: return TLS1_2_VERSION;
     case scenario::full13:
-    case scenario::resumed13: return TLS1_3_VERSION;
+    case scenario::resumed13:
+    case scenario::checkin:
+    case scenario::checkin_full: return TLS1_3_VERSION;
     default: return o.tls_version != 0 ? o.tls_version : TLS1_3_VERSION;
     }
 }
@@ -94,6 +98,11 @@ scenarios (one operation is ...):
   keepalive   one GET; --requests-per-conn of them on each connection (count = requests)
   idle        a TLS connection opened and held: after all N are up, "hsload: holding N" is printed
               on stderr; they are held --hold seconds (or until SIGUSR1), then closed
+  checkin     an MDM check-in as a managed device makes it after a push: TLS 1.3 resumption
+              (psk_dhe_ke, priming as resumed13), one PUT of a plist (--body-size bytes, Content-Type
+              application/x-apple-aspen-mdm) to --path (default /mdm/server), the response read,
+              then close_notify and wait for the server's close
+  checkin-full  the same with a full TLS 1.3 handshake (a device's first check-in)
 
 options:
   --connect HOST:PORT        server address (IPv4 or [IPv6] literal)            (required)
@@ -101,7 +110,7 @@ options:
   --count N                  operations                                          (required)
   --concurrency C            operations in flight at once                        (default 1)
   --requests-per-conn K      keepalive: requests per connection                  (default 100)
-  --path /x                  request target                                      (default /)
+  --path /x                  request target                          (default /; checkin*: /mdm/server)
   --host NAME                SNI (unless an IP literal) and Host header          (default localhost)
   --ca FILE                  verify the chain and the name against FILE         (default: no verification)
   --tls 1.2|1.3              protocol for request, keepalive, idle               (default 1.3)
@@ -109,6 +118,10 @@ options:
   --timeout S                deadline of one operation                           (default 10)
   --duration-limit S         stop starting operations after S seconds           (default 60)
   --hold S                   idle: hold time                                     (default 10)
+  --rate R                   open loop: start R operations per second (at most --concurrency in
+                             flight); latency counts from each operation's scheduled start, so a
+                             server that falls behind shows it (keepalive: not supported) (default: closed loop)
+  --body-size N              checkin*: bytes of the PUT body, >= 200                (default 1024)
   --wait-signal              after setup print "hsload: ready" on stderr, start on SIGUSR1
   --json                     print one JSON object instead of text
 SIGINT/SIGTERM stop the run early and still print the report.
@@ -157,7 +170,9 @@ std::optional<options> parse_options(int argc, char** argv, bool& help) {
             bool found = false;
             for (const auto& r : scenarios)
                 if (value == r.name) o.what = r.value, found = true;
-            if (!found) return fail("--scenario " + value + ": expected full13|full12|resumed13|resumed12|request|keepalive|idle");
+            if (!found)
+                return fail("--scenario " + value +
+                            ": expected full13|full12|resumed13|resumed12|request|keepalive|idle|checkin|checkin-full");
             have_scenario = true;
         } else if (arg == "--count") {
             if (!parse_number(value, o.count) || o.count == 0) return fail("--count " + value + ": expected a positive integer");
@@ -187,6 +202,11 @@ std::optional<options> parse_options(int argc, char** argv, bool& help) {
         } else if (arg == "--duration-limit") {
             if (!parse_seconds(value, o.duration_limit_s) || o.duration_limit_s <= 0)
                 return fail("--duration-limit " + value + ": expected seconds > 0");
+        } else if (arg == "--rate") {
+            if (!parse_number(value, o.rate) || !(o.rate > 0)) return fail("--rate " + value + ": expected operations per second > 0");
+        } else if (arg == "--body-size") {
+            if (!parse_number(value, o.body_size) || o.body_size < 200 || o.body_size > 1024 * 1024)
+                return fail("--body-size " + value + ": expected 200..1048576");
         } else if (arg == "--hold") {
             if (!parse_seconds(value, o.hold_s)) return fail("--hold " + value + ": expected seconds");
         } else {
@@ -196,6 +216,9 @@ std::optional<options> parse_options(int argc, char** argv, bool& help) {
     if (o.connect.empty()) return fail("--connect is required");
     if (!have_scenario) return fail("--scenario is required");
     if (o.count == 0) return fail("--count is required");
+    if (o.rate > 0 && (o.what == scenario::keepalive || o.what == scenario::idle))
+        return fail("--rate: not supported with --scenario keepalive or idle");
+    if (o.path.empty()) o.path = (o.what == scenario::checkin || o.what == scenario::checkin_full) ? "/mdm/server" : "/";
     return o;
 }
 
