@@ -11,6 +11,7 @@
 #include "proxy/http/request_parser.hpp"
 #include "proxy/http/rewrite.hpp"
 #include "proxy/http/target.hpp"
+#include "proxy/http/url_guard.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -169,5 +170,23 @@ void BM_normalize_target(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * t.size()));
 }
 BENCHMARK(BM_normalize_target)->Arg(0)->Arg(1)->Arg(2);
+
+// The plaintext URL guard over a response plist (it scans every plist/XML/JSON body the backend
+// sends): the ~1 KiB check-in plist, whose only URL is the exempt DTD reference. Arg = the span
+// size the body arrives in (the relay feeds it as read).
+void BM_url_guard_plist(benchmark::State& state) {
+    const std::string& body = test::checkin_plist;
+    const auto piece = static_cast<std::size_t>(state.range(0));
+    url_guard g;
+    for (auto _ : state) {
+        g.reset(1 << 20);
+        for (std::size_t at = 0; at < body.size(); at += piece)
+            g.feed(std::span<const char>(body).subspan(at, std::min(piece, body.size() - at)));
+        g.finish();
+        benchmark::DoNotOptimize(g.plaintext());
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_url_guard_plist)->Arg(64)->Arg(4096);
 
 }  // namespace

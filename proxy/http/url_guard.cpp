@@ -3,6 +3,7 @@
 #include "proxy/http/message.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace atsgate::http {
 
@@ -68,7 +69,19 @@ void url_guard::feed(std::span<const char> data) noexcept {
     if (budget_ == 0) return;
     if (data.size() > budget_) data = data.first(static_cast<std::size_t>(budget_));
     budget_ -= data.size();
-    for (char c : data) {
+    const char* p = data.data();
+    const char* const end = p + data.size();
+    while (p != end) {
+        if (!in_url_ && matched_ == 0) {
+            // Between URLs: a scheme that starts at or after p has its ':' 4 bytes in, at or after
+            // the next ':' (q), so it starts at q - 4 or later. memchr finds q; the byte loop
+            // below takes over 4 bytes before it (or 4 before the end of the span, where a
+            // scheme may begin that the next span completes).
+            const void* colon = std::memchr(p, ':', static_cast<std::size_t>(end - p));
+            const char* q = colon != nullptr ? static_cast<const char*>(colon) : end;
+            if (q - p > 4) p = q - 4;
+        }
+        const char c = *p++;
         if (in_url_) {
             if (ends_url(c)) {
                 end_url();
