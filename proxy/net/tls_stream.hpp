@@ -4,11 +4,22 @@
 // executor types (asio.hpp) and net::errc. May use: tls (ossl.hpp RAII), Asio. Used by upstream,
 // cluster, downstream, listener, server.
 //
-// A TLS stream that lets OpenSSL read and write the socket directly (socket BIO on the
-// non-blocking fd) and uses Asio only for readiness: on WANT_READ / WANT_WRITE it awaits
+// A TLS stream that lets OpenSSL read the socket directly (socket BIO on the non-blocking fd, one
+// syscall per flight with read-ahead) and uses Asio only for readiness: on WANT_READ it awaits
 // socket.async_wait(). Compared with asio::ssl::stream this saves the BIO-pair copy and its two
-// 17 KiB engine buffers per connection, and one syscall per record (OpenSSL read-ahead). The same
-// pattern as nginx's ngx_ssl_recv / ngx_ssl_write.
+// 17 KiB engine buffers per connection. The same pattern as nginx's ngx_ssl_recv.
+//
+// Writes are gathered: OpenSSL's records go into out_ (a BIO that only appends) and the stream
+// sends them with one send() per operation, so records produced together leave in one segment:
+// a TLS 1.3 server's NewSessionTicket with the first response, every record of a large write, a
+// close_notify with the FIN (MSG_MORE, then close()). out_ holds nothing between operations (an
+// idle connection keeps no buffer).
+//
+// TLS 1.3 session tickets (server role), which OpenSSL writes as the handshake completes, are
+// held in out_ instead of leaving in a flight of their own: they go with the first response, or
+// with the close_notify, or just before the stream would wait for the client (so a connection
+// idle before its first request holds nothing). The first wait for a request tries a read first:
+// the request usually follows the client's Finished at once.
 //
 // Safe with one io_context per thread: the "try, then wait for readiness" order cannot miss an edge,
 // because the reactor only runs after the coroutine has queued its wait.
@@ -52,13 +63,15 @@ public:
 
     // Completes when application data may be readable (bytes buffered in OpenSSL or on the socket)
     // without needing a buffer, so idle connections hold none. Errors: socket errors
-    // (operation_aborted when cancelled).
+    // (operation_aborted when cancelled). Right after a TLS 1.3 server handshake it first reads
+    // what is there already (the request, or an alert that the next read_some reports).
     awaitable<error_code> wait_readable();
 
     // Writes all of `data` (one or more TLS records). Errors as read_some.
     awaitable<error_code> write_all(std::span<const char> data);
 
-    // Best effort, never waits: sends close_notify if the connection is healthy, then closes the socket.
+    // Best effort, never waits: sends close_notify if the connection is healthy (after any held
+    // session tickets), then closes the socket; the FIN travels in the close_notify's segment.
     void close() noexcept;
     // Best effort, never waits: sends close_notify if the connection is healthy and half-closes the
     // socket (FIN); the peer's bytes can still be read from socket(). close() still has to follow.
@@ -78,10 +91,24 @@ private:
     static tcp::socket::wait_type wait_for(next n) noexcept;  // want_read / want_write
     void send_close_notify() noexcept;  // once, if the connection is healthy; never waits
 
+    // The write BIO's callbacks (data: this stream).
+    static int bio_write(BIO* b, const char* data, size_t len, size_t* written);
+    static long bio_ctrl(BIO* b, int cmd, long num, void* ptr);
+    bool pending() const noexcept { return out_sent_ < out_.size(); }
+    // Sends what is in out_ without waiting: {} when all of it left, would_block, or the socket error.
+    error_code send_pending(int flags = 0) noexcept;
+    // Sends all of out_, waiting for the socket to become writable as often as needed.
+    awaitable<error_code> flush();
+
     tcp_socket socket_;
     ossl::ptr<SSL> ssl_;
-    bool plain_ = false;   // no TLS at all
-    bool broken_ = false;  // fatal error seen: never send close_notify (OpenSSL forbids SSL_shutdown)
+    bool plain_ = false;        // no TLS at all
+    bool broken_ = false;       // fatal error seen: never send close_notify (OpenSSL forbids SSL_shutdown)
+    bool established_ = false;  // the handshake completed
+    bool held_ = false;         // out_ holds TLS 1.3 tickets waiting for company (see above)
+    std::string out_;           // records OpenSSL wrote and the socket did not take yet
+    std::size_t out_sent_ = 0;  // of out_, already sent
+    error_code peeked_;         // what the first read found instead of data, for the next read_some
     int ssl_reason_ = 0;
     std::string ssl_error_;
 };

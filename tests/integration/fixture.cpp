@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -870,6 +871,15 @@ void record_alert(const SSL* ssl, int where, int ret) {
     if ((where & SSL_CB_ALERT) == 0 || (where & SSL_CB_READ) == 0) return;
     if (auto* alert = static_cast<int*>(SSL_get_app_data(ssl))) *alert = ret & 0xff;
 }
+// tls_client_options::finished_with_request: the callback runs before each transition, so at
+// "server Finished read" the client's CCS/Finished are still to be written.
+void cork_after_server_finished(const SSL* ssl, int where, int ret) {
+    record_alert(ssl, where, ret);
+    if ((where & SSL_CB_CONNECT_LOOP) != 0 && SSL_get_state(ssl) == TLS_ST_CR_FINISHED) {
+        const int one = 1;
+        ::setsockopt(SSL_get_fd(ssl), IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+    }
+}
 }  // namespace
 
 tls_client::tls_client(tls_client_options opts) : opts_(std::move(opts)) {
@@ -911,6 +921,7 @@ tls_client::handshake_result tls_client::connect(std::uint16_t port) {
     SSL* s = ssl_.get();
     SSL_set_app_data(s, &alert_);
     SSL_set_fd(s, fd_);
+    if (opts_.finished_with_request) SSL_set_info_callback(s, cork_after_server_finished);
     if (!opts_.sni.empty()) SSL_set_tlsext_host_name(s, opts_.sni.c_str());
     if (opts_.session != nullptr && SSL_set_session(s, opts_.session) != 1) fail("SSL_set_session: " + ssl_errors());
     if (!opts_.ca_file.empty()) {
@@ -959,6 +970,10 @@ bool tls_client::write(std::string_view bytes) {
             return false;
         }
         off += static_cast<std::size_t>(n);
+    }
+    if (opts_.finished_with_request) {
+        const int zero = 0;  // uncork: the held Finished and these bytes leave together
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
     }
     return off == bytes.size();
 }

@@ -387,6 +387,9 @@ struct tls_client_options {
     std::string sigalgs;       // signature algorithms offered (e.g. "rsa_pss_rsae_sha256"); "" = default
     fs::path cert_file, key_file;  // client certificate (PEM chain) and key; empty = none
     SSL_SESSION* session = nullptr;  // borrowed: offered for resumption (from tls_client::session())
+    // The client's last handshake flight leaves in one segment with the first write, as devices
+    // send their first request (TCP_CORK from the server's Finished until write() returns).
+    bool finished_with_request = false;
     milliseconds timeout{10000};  // scaled; bounds connect + handshake and each read/write call
 };
 
