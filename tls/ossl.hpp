@@ -13,6 +13,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/param_build.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -67,6 +68,12 @@ ATSGATE_OSSL_DELETER(BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free);
 ATSGATE_OSSL_DELETER(PKCS7, PKCS7_free);
 ATSGATE_OSSL_DELETER(CMS_ContentInfo, CMS_ContentInfo_free);
 ATSGATE_OSSL_DELETER(ECDSA_SIG, ECDSA_SIG_free);
+// HMAC_CTX is deprecated in OpenSSL 3.0 but is what the legacy ticket key callback hands over
+// (tls/ticket_keys.cpp says why that one is used); only the deleter lives here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+ATSGATE_OSSL_DELETER(HMAC_CTX, HMAC_CTX_free);
+#pragma GCC diagnostic pop
 
 #undef ATSGATE_OSSL_DELETER
 

@@ -1,3 +1,6 @@
+// The legacy (HMAC_CTX) ticket callback is deprecated in OpenSSL 3.0; this file uses it on
+// purpose (ticket_keys.hpp says why), so its deprecation warnings are off here only.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "tls/ticket_keys.hpp"
 
 #include <openssl/core_names.h>
@@ -29,18 +32,31 @@ bool random_key(ticket_keys::key& k) {
            RAND_bytes(k.aes.data(), static_cast<int>(k.aes.size())) == 1;
 }
 
-bool set_hmac(EVP_MAC_CTX* mac, const ticket_keys::key& k) {
-    static char sha256[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256, 0), OSSL_PARAM_construct_end()};
-    return EVP_MAC_init(mac, k.hmac.data(), k.hmac.size(), params) == 1;
+// Fetched once, like the cipher: keying a template with it involves no name lookup.
+const EVP_MD* ticket_digest() noexcept {
+    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // process lifetime
+    return md;
 }
 
 }  // namespace
 
+std::shared_ptr<const ticket_keys::prepared> ticket_keys::prepare(const key& k) {
+    auto p = std::make_shared<prepared>();
+    p->k = k;
+    p->mac = ossl::own(HMAC_CTX_new());
+    const EVP_MD* md = ticket_digest();
+    if (!p->mac || md == nullptr ||
+        HMAC_Init_ex(p->mac.get(), k.hmac.data(), static_cast<int>(k.hmac.size()), md, nullptr) != 1) {
+        ERR_clear_error();
+        p->mac.reset();
+    }
+    return p;
+}
+
 ticket_keys::ticket_keys() {
     key k;
     if (!random_key(k)) ERR_clear_error();  // RAND failing is fatal elsewhere long before this
-    keys_.store(std::make_shared<const keyset>(keyset{k}));
+    keys_.store(std::make_shared<const keyset>(keyset{prepare(k)}));
     created_.store(std::chrono::steady_clock::now());
 }
 
@@ -66,7 +82,8 @@ bool ticket_keys::load_file(const std::string& path, std::string& why) {
         std::memcpy(k.name.data(), data.data() + off, 16);
         std::memcpy(k.hmac.data(), data.data() + off + 16, 32);
         std::memcpy(k.aes.data(), data.data() + off + 48, 32);
-        ks.push_back(k);
+        ks.push_back(prepare(k));
+        OPENSSL_cleanse(&k, sizeof k);
     }
     OPENSSL_cleanse(data.data(), data.size());
     keys_.store(std::make_shared<const keyset>(std::move(ks)));
@@ -83,7 +100,8 @@ void ticket_keys::rotate() {
         ERR_clear_error();
         return;
     }
-    ks.push_back(k);
+    ks.push_back(prepare(k));
+    OPENSSL_cleanse(&k, sizeof k);
     for (std::size_t i = 0; i < old->size() && ks.size() < max_keys; ++i) ks.push_back((*old)[i]);
     keys_.store(std::make_shared<const keyset>(std::move(ks)));
     created_.store(std::chrono::steady_clock::now());
@@ -91,11 +109,11 @@ void ticket_keys::rotate() {
 
 void ticket_keys::install(SSL_CTX* ctx) {
     SSL_CTX_set_ex_data(ctx, ex_index(), this);
-    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &ticket_keys::callback);
+    SSL_CTX_set_tlsext_ticket_key_cb(ctx, &ticket_keys::callback);
 }
 
 int ticket_keys::callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
-                          EVP_MAC_CTX* mac, int enc) {
+                          HMAC_CTX* mac, int enc) {
     // Tickets are handled by the context the connection started with (SSL_CTX of SSL_new), whose
     // ex-data points here; SNI may have switched the certificate context since, with the same keys.
     auto* self = static_cast<ticket_keys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index()));
@@ -103,18 +121,21 @@ int ticket_keys::callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, 
     const auto ks = self->keys_.load();
     const EVP_CIPHER* aes = ticket_cipher();
     if (ks->empty() || aes == nullptr) return -1;
+    // (HMAC_CTX_copy only reads the template, so workers may copy the same one at once.)
     if (enc == 1) {
-        const key& k = ks->front();
-        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes)) != 1) return -1;
+        const prepared& p = *ks->front();
+        const key& k = p.k;
+        if (!p.mac || RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes)) != 1) return -1;
         std::memcpy(key_name, k.name.data(), k.name.size());
         if (EVP_EncryptInit_ex(cipher, aes, nullptr, k.aes.data(), iv) != 1) return -1;
-        return set_hmac(mac, k) ? 1 : -1;
+        return HMAC_CTX_copy(mac, p.mac.get()) == 1 ? 1 : -1;
     }
     for (std::size_t i = 0; i < ks->size(); ++i) {
-        const key& k = (*ks)[i];
+        const prepared& p = *(*ks)[i];
+        const key& k = p.k;
         if (std::memcmp(key_name, k.name.data(), k.name.size()) != 0) continue;
-        if (EVP_DecryptInit_ex(cipher, aes, nullptr, k.aes.data(), iv) != 1) return -1;
-        if (!set_hmac(mac, k)) return -1;
+        if (!p.mac || EVP_DecryptInit_ex(cipher, aes, nullptr, k.aes.data(), iv) != 1) return -1;
+        if (HMAC_CTX_copy(mac, p.mac.get()) != 1) return -1;
         // An older key: accept and issue a ticket under the current one. TLS 1.3: always renew, since
         // clients use a ticket once (RFC 8446 appendix C.4) and would otherwise fall back to a full
         // handshake every other time; OpenSSL sends no ticket after a resumption unless asked.

@@ -9,6 +9,12 @@
 // concatenated, the first encrypts; create one with `openssl rand 80 > ticket.key`), re-read on
 // reload. Tickets are AES-256-CBC + HMAC-SHA256, as OpenSSL's own.
 //
+// Cost per ticket (issue 15, callgrind): each key carries an HMAC context keyed once when the key
+// is made, which the callback copies into OpenSSL's (HMAC_CTX_copy). OpenSSL 3.0's EVP_MAC
+// callback would instead fetch the HMAC and the SHA-256 implementations by name and key the MAC
+// again on every ticket issued or decrypted; hence the (deprecated, still supported) HMAC_CTX
+// callback, SSL_CTX_set_tlsext_ticket_key_cb.
+//
 // Thread-safety: the key set is published atomically (std::atomic<std::shared_ptr>); handshakes on
 // any worker read it, only the control thread replaces it.
 
@@ -48,13 +54,20 @@ public:
     // (the caller keeps it alive at least as long as the context: the snapshot owns both).
     void install(SSL_CTX* ctx);
 
-    // The OpenSSL callback (SSL_CTX_set_tlsext_ticket_key_evp_cb). Returns 1 ok, 2 ok + renew,
+    // The OpenSSL callback (SSL_CTX_set_tlsext_ticket_key_cb). Returns 1 ok, 2 ok + renew,
     // 0 unknown key (full handshake), -1 error.
     static int callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
-                        EVP_MAC_CTX* mac, int enc);
+                        HMAC_CTX* mac, int enc);
 
 private:
-    using keyset = std::vector<key>;
+    // A key with its HMAC-SHA256 context keyed once (read-only afterwards: copied per ticket).
+    struct prepared {
+        key k;
+        ossl::ptr<HMAC_CTX> mac;
+    };
+    using keyset = std::vector<std::shared_ptr<const prepared>>;
+    // Null when OpenSSL cannot allocate or key the context (the callback then refuses tickets).
+    static std::shared_ptr<const prepared> prepare(const key& k);
     std::atomic<std::shared_ptr<const keyset>> keys_;
     std::atomic<std::chrono::steady_clock::time_point> created_;
     std::atomic<bool> from_file_{false};
