@@ -162,12 +162,18 @@ net::awaitable<bool> connection::handshake() {
     error_code ec;
     {
         auto deadline = deadlines_.guard(slot_main, phase::handshake, timeouts().handshake, client_.socket());
-        // Until the client's first byte the connection is idle: at max_connections it may be shed.
-        worker_.connections().set_idle(node_, true);
-        auto [wec] = co_await client_.socket().async_wait(net::tcp_socket::wait_read);
-        worker_.connections().set_idle(node_, false);
-        ec = wec;
-        if (!ec && !node_.shed) ec = co_await client_.handshake();
+        // The listener accepts once the client's first bytes are in (TCP_DEFER_ACCEPT), so the
+        // handshake starts at once, without a readiness wait. A client that has sent nothing yet
+        // (accepted after the defer period, or a FIN) waits here, idle: at max_connections it may
+        // be shed until its first byte.
+        ec = co_await client_.handshake(true);
+        if (ec == asio::error::would_block) {
+            worker_.connections().set_idle(node_, true);
+            auto [wec] = co_await client_.socket().async_wait(net::tcp_socket::wait_read);
+            worker_.connections().set_idle(node_, false);
+            ec = wec;
+            if (!ec && !node_.shed) ec = co_await client_.handshake();
+        }
     }
     tls::set_handshake_record(client_.native(), nullptr);
     if (ec || node_.shed) {

@@ -54,6 +54,16 @@ int open_listen_socket(const net::tcp::endpoint& ep, net::error_code& ec) {
     // socket): one setsockopt per listener instead of one per connection. atsgate coalesces its
     // writes itself, so Nagle would only delay them.
     if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) return fail(fd);
+    // TCP_DEFER_ACCEPT (nginx's `listen ... deferred`): the kernel hands a connection to accept()
+    // only once the client's first bytes are in -- the ClientHello, the PROXY header or the HTTP
+    // request: every protocol served here is client-speaks-first. The first read then finds them,
+    // so a connection starts without a readiness wait (an epoll_ctl re-arm and an epoll_wait wake-up
+    // fewer per connection, issue 15). A client that connects and sends nothing is still accepted,
+    // after about a second (when it acknowledges the retransmitted SYN-ACK), and then handled as
+    // before: the handshake (or PROXY header) timeout runs from that accept and counts it; a TCP
+    // health check's FIN is accepted at once. Meanwhile it holds no slot of max_connections.
+    const int defer_seconds = 1;
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds) != 0) return fail(fd);
     if (::bind(fd, ep.data(), static_cast<socklen_t>(ep.size())) != 0) return fail(fd);
     if (::listen(fd, SOMAXCONN) != 0) return fail(fd);
     ec = {};

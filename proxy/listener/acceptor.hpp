@@ -24,10 +24,11 @@ namespace atsgate::listener {
 // port is an error instead of silently sharing the traffic.
 net::error_code check_port_free(const net::tcp::endpoint& ep);
 
-// Creates a listening socket (SO_REUSEADDR + SO_REUSEPORT, IPV6_V6ONLY for IPv6, non-blocking,
-// close-on-exec) bound to `ep`, and returns its descriptor; the caller hands it to a worker's
-// acceptor (tcp_acceptor::assign). Raw POSIX on purpose: the control thread opens sockets for every
-// worker without touching the workers' io_contexts. Errors are returned, nothing thrown.
+// Creates a listening socket (SO_REUSEADDR + SO_REUSEPORT, IPV6_V6ONLY for IPv6, TCP_NODELAY for
+// the accepted sockets, TCP_DEFER_ACCEPT of 1 s, non-blocking, close-on-exec) bound to `ep`, and
+// returns its descriptor; the caller hands it to a worker's acceptor (tcp_acceptor::assign). Raw
+// POSIX on purpose: the control thread opens sockets for every worker without touching the
+// workers' io_contexts. Errors are returned, nothing thrown.
 int open_listen_socket(const net::tcp::endpoint& ep, net::error_code& ec);
 
 // Accepts until the acceptor is closed. Each accepted connection takes one of the process-wide

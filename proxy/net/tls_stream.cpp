@@ -146,7 +146,7 @@ awaitable<error_code> tls_stream::flush() {
     }
 }
 
-awaitable<error_code> tls_stream::handshake() {
+awaitable<error_code> tls_stream::handshake(bool stop_if_silent) {
     if (plain_) co_return error_code{};
     if (!ssl_) co_return errc::tls_resource;
     for (;;) {
@@ -171,6 +171,8 @@ awaitable<error_code> tls_stream::handshake() {
         if (fec == asio::error::would_block) fec = co_await flush();
         if (fec) co_return fec;
         if (n == next::done) continue;
+        if (stop_if_silent && n == next::want_read && BIO_number_read(SSL_get_rbio(ssl_.get())) == 0)
+            co_return asio::error::would_block;
         auto [wec] = co_await socket_.async_wait(wait_for(n));
         if (wec) co_return wec;
     }

@@ -55,7 +55,11 @@ public:
 
     // Runs the handshake. Errors: errc::tls_handshake_failed (see ssl_reason()), asio errors from
     // the socket (operation_aborted when a watchdog cancelled it), eof / truncated if the peer left.
-    awaitable<error_code> handshake();
+    // With `stop_if_silent`, it returns asio::error::would_block instead of waiting when the peer has
+    // not sent a single byte yet, so that the caller can wait for the first byte itself (a server
+    // counts that wait as idle); calling handshake() again continues. The first attempt costs no
+    // wait when the bytes are there already (TCP_DEFER_ACCEPT on the listener).
+    awaitable<error_code> handshake(bool stop_if_silent = false);
 
     // Reads at least one byte of application data. Errors: asio::error::eof on close_notify,
     // errc::truncated on a TCP close without close_notify, errc::tls_protocol_error, socket errors.

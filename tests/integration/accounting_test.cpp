@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <iostream>
 #include <netinet/in.h>
 #include <string>
@@ -209,6 +210,47 @@ TEST_CASE("accounting: stalled clients are timeouts by phase, not refusals", "[i
     // Logged at debug only: the info log names no refusal.
     CHECK(px.proc().stderr_text().find("handshake refused") == std::string::npos);
     CHECK(be.request_lines().empty());
+}
+
+TEST_CASE("accounting: a connection is accepted when its first bytes arrive (TCP_DEFER_ACCEPT), and a silent one "
+          "still times out",
+          "[integration][accounting]") {
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    proxy px(env, short_handshake(env, be));
+    const auto hello = client_hello();
+    const auto before = outcomes(px);
+    const auto accepted = [&] {
+        return px.counter("atsgate_connections_accepted_total") - before.at("atsgate_connections_accepted_total");
+    };
+
+    raw_tcp silent(px.port());  // connect() returned: the kernel completed the TCP handshake
+    // The kernel keeps it from accept() for the defer period (1 s, a kernel timer). A "nothing
+    // happens" check, so the window is not scaled: 500 ms of wall time, well inside the period
+    // (without TCP_DEFER_ACCEPT atsgate accepts within milliseconds).
+    const auto window_end = std::chrono::steady_clock::now() + 500ms;
+    bool moved = false;
+    poll_until([&] { return (moved = accepted() != 0) || std::chrono::steady_clock::now() >= window_end; }, 5000ms,
+               25ms);
+    CHECK_FALSE(moved);
+
+    // A client whose ClientHello is in is accepted and answered at once.
+    raw_tcp speaking(px.port());
+    speaking.send(hello);
+    CHECK(speaking.received_some());
+    // The silent one is accepted after the period all the same, and times out as before; the
+    // speaking one stops after the server's flight: a client_finished timeout.
+    CHECK(silent.closed_by_server(10000ms));
+    CHECK(speaking.closed_by_server(10000ms));
+    const auto d = wait_for_deltas(px, before,
+                                   expect({{"atsgate_connections_accepted_total", 2},
+                                           {timeouts_series("client_hello"), 1},
+                                           {timeouts_series("client_finished"), 1}}));
+    INFO(describe(d));
+    CHECK(d.at("atsgate_connections_accepted_total") == 2);
+    CHECK(d.at(timeouts_series("client_hello")) == 1);
+    CHECK(d.at(timeouts_series("client_finished")) == 1);
 }
 
 TEST_CASE("accounting: closes, protocol errors and client alerts are failures, not refusals",
