@@ -219,6 +219,7 @@ step order_flow::on_response(const http_response& r, std::int64_t now_ms) {
         return problem_failure(r, pending_.method == http_request::verb::post ? "POST" : "GET", now_ms);
     }
     server_waits_ = 0;
+    bad_nonce_ = 0;  // answered: a poll that repeats this request after a wait has its own retries
     return handle(r, now_ms);
 }
 

@@ -296,6 +296,33 @@ TEST_CASE("order flow: badNonce is retried with the fresh nonce, a bounded numbe
     CHECK(std::count_if(always.log.begin(), always.log.end(), [](const seen_request& s) { return s.url == ca + "/acct"; }) == 6);
 }
 
+TEST_CASE("order flow: the badNonce retries are counted per request, so polls after retries go on",
+          "[acme][order]") {
+    // Every POST is answered badNonce three times before its real answer (a CA refusing many
+    // nonces, as pebble with PEBBLE_WFE_NONCEREJECT=30 now and then). The polls of an
+    // authorization and of the order repeat one request after a wait: each poll has its own five
+    // retries. (They once shared them with the poll before, and the order failed on a poll.)
+    const account_key key = make_account();
+    fake_ca fca;
+    std::map<std::string, int> posts;
+    for (auto& [url, handler] : fca.handlers) {
+        if (url == dir_url || url == ca + "/nonce") continue;
+        auto normal = handler;
+        handler = [&fca, &posts, normal, u = url](const seen_request& r) {
+            if (posts[u]++ % 4 != 3)
+                return fca.problem(400, "urn:ietf:params:acme:error:badNonce", "JWS has an invalid anti-replay nonce");
+            return normal(r);
+        };
+    }
+    std::int64_t now = 1'800'000'000'000;
+    order_flow flow(key, params(now));
+    auto r = drive(flow, fca, key, now);
+    INFO(r.last.error);
+    CHECK(r.last.what == step::kind::done);
+    CHECK(posts[ca + "/authz/a.example.test"] >= 8);  // polled: at least two answered requests
+    CHECK(posts[ca + "/order/1"] >= 8);
+}
+
 TEST_CASE("order flow: the nonce is fetched again when a response carried none", "[acme][order]") {
     const account_key key = make_account();
     fake_ca fca;
