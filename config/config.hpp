@@ -165,12 +165,53 @@ enum class client_cert_format {
 };
 inline constexpr std::string_view client_cert_format_names[] = {"escaped-pem", "rfc9440"};
 
+// [acme] — certificates ordered from an ACME CA (RFC 8555) instead of files. Optional; required as
+// soon as a listener or certificate says acme = true.
+enum class acme_challenge { tls_alpn_01, http_01 };
+inline constexpr std::string_view acme_challenge_names[] = {"tls-alpn-01", "http-01"};
+enum class acme_key_type { ecdsa_p256, rsa_2048 };
+inline constexpr std::string_view acme_key_type_names[] = {"ecdsa-p256", "rsa-2048"};
+
+struct acme_settings {
+    // directory = "https://acme.example.net/directory": the CA's ACME directory URL (required,
+    // https://; a public CA or a private ACME CA).
+    std::string directory;
+    std::string email;  // email = "": account contact (optional), sent as mailto:
+    // ca = "": PEM bundle to trust for the ACME server's own HTTPS; empty = the system store.
+    std::string ca;
+    // storage = "/var/lib/atsgate/acme": account key, certificates and keys (0700 directory, 0600
+    // files, atomic writes); created if missing; relative to the config file's directory. Several
+    // replicas may share it: a lock lets one of them order while the others pick up the result.
+    std::string storage = "/var/lib/atsgate/acme";
+    // challenge = "tls-alpn-01": answered by the https listener itself (RFC 8737), or "http-01":
+    // answered on the plaintext (kind = "scep") listeners, which the CA reaches on port 80.
+    acme_challenge challenge = acme_challenge::tls_alpn_01;
+    // key_type = "ecdsa-p256" | "rsa-2048": the certificate key (an entry's key_type overrides it).
+    acme_key_type key_type = acme_key_type::ecdsa_p256;
+    // order_timeout = "5m": one order (account, authorizations, validation, finalize, download) must
+    // complete within this; then it counts as failed. Range 10s..1h.
+    duration order_timeout{std::chrono::minutes(5)};
+    // request_timeout = "30s": each HTTPS request to the CA (connect to last byte). Range 1s..5m.
+    duration request_timeout{std::chrono::seconds(30)};
+    // retry_min = "1m", retry_max = "1h": after a failed order, wait retry_min (half of it to all of
+    // it, jittered), doubling per failure up to retry_max; never sooner than the CA's Retry-After.
+    duration retry_min{std::chrono::minutes(1)};
+    duration retry_max{std::chrono::hours(1)};
+    source_pos where;
+    std::map<std::string, source_pos> key_pos;
+};
+
 // [[listener.certificate]] — one certificate (chain + key) a listener can serve. A listener's
 // `cert`/`key` shorthand is certificates[0]. Certificates are grouped by their names: one name may
 // have an ECDSA and an RSA certificate (ECDSA preferred, RSA for clients that need it).
 struct certificate {
-    std::string cert;  // required; PEM: leaf first, then intermediates (absolute path)
-    std::string key;   // required; PEM private key of the leaf (absolute path)
+    std::string cert;  // required unless acme; PEM: leaf first, then intermediates (absolute path)
+    std::string key;   // required unless acme; PEM private key of the leaf (absolute path)
+    // acme = false: true orders the certificate for `names` from [acme] instead of reading cert/key
+    // (which must then be absent); names are required and exact (no wildcards: they need DNS-01).
+    bool acme = false;
+    // key_type = [acme].key_type: only with acme; one entry per key type for an ECDSA + RSA pair.
+    acme_key_type key_type = acme_key_type::ecdsa_p256;
     // names = [...]: the SNI names it serves, exact ("mdm.example.com") or one-label wildcards
     // ("*.example.com"). Empty: the DNS names of the certificate's subjectAltName (decided by tls/).
     std::vector<positioned> names;
@@ -242,9 +283,12 @@ struct listener {
                               // admin included; a specific address may not share a port with the
                               // wildcard of its family (0.0.0.0 vs 10.0.0.1). 0.0.0.0 and :: may
                               // share one: the listener sets IPV6_V6ONLY on "::" sockets.
-    // https: at least one certificate (`cert`/`key` shorthand and/or [[listener.certificate]]);
-    // scep: none allowed.
+    // https: at least one certificate (`cert`/`key` shorthand, `acme = true`, and/or
+    // [[listener.certificate]]); scep: none allowed.
     std::vector<certificate> certificates;
+    // acme = false: true makes the default certificate (certificates[0], the shorthand) one ordered
+    // from [acme] for server_name (required, a DNS name), instead of cert/key.
+    bool acme = false;
     unknown_sni_mode unknown_sni = unknown_sni_mode::default_cert;  // unknown_sni = "default" | "refuse"
     std::string trust;        // optional; PEM roots the devices trust; empty = system store
                               // (cert, key, trust: checked readable at load time, nothing more)
@@ -402,6 +446,7 @@ struct config {
     std::vector<listener> listeners;  // at least one
     std::vector<upstream> upstreams;  // at least one
     std::optional<admin_settings> admin;
+    std::optional<acme_settings> acme;
 };
 
 }  // namespace atsgate::config

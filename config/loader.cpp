@@ -51,6 +51,8 @@ void read_root(reader& r, const toml::table& root, config& out) {
 
     if (const auto* n = root.get("admin"))
         if (const auto* t = r.expect_table(*n, "admin")) out.admin = read_admin(r, *t, refs);
+    if (const auto* n = root.get("acme"))
+        if (const auto* t = r.expect_table(*n, "acme")) out.acme = read_acme(r, *t);
 
     resolve(r, out, refs);
 }

@@ -17,9 +17,30 @@ certificate read_certificate(reader& r, const scope& s) {
     c.where = s.where;
     c.key_path = s.path;
     r.record_positions(s, c.key_pos);
-    r.read_keys(s, schema::certificate_keys, c);  // cert, key
-    if (auto names = r.read_string_list(s, "names")) {
+    if (auto v = r.read_bool(s, "acme")) c.acme = *v;
+    if (c.acme) {
+        // Ordered from [acme]: no files, exact DNS names only.
+        for (std::string_view k : {"cert", "key"})
+            if (const auto* n = s.table.get(k))
+                r.error(r.pos(n->source()), s.key(k), s.key(k) + " cannot be set with acme = true",
+                        "the certificate and its key come from [acme]; remove cert and key, or acme");
+        if (const auto v = r.read_enum(s, "key_type", acme_key_type_names)) c.key_type = static_cast<acme_key_type>(*v);
+    } else {
+        if (auto p = r.read_path(s, "cert", true)) c.cert = std::move(*p);
+        if (auto p = r.read_path(s, "key", true)) c.key = std::move(*p);
+        if (const auto* n = s.table.get("key_type"))
+            r.error(r.pos(n->source()), s.key("key_type"), s.key("key_type") + " needs acme = true",
+                    "the key of a certificate file is whatever the file holds");
+    }
+    if (auto names = r.read_string_list(s, "names", c.acme)) {
         for (const auto& n : *names) {
+            if (c.acme && !detail::is_dns_name(n.value)) {
+                r.error(n.where, s.key("names"),
+                        s.key("names") + " entry " + quote(n.value) + " must be a DNS name with acme = true",
+                        n.value.rfind("*.", 0) == 0 ? "wildcards need the dns-01 challenge, which atsgate does not answer"
+                                                    : "ACME certificates here are for DNS names");
+                continue;
+            }
             if (!detail::is_host_pattern(n.value)) {
                 r.error(n.where, s.key("names"),
                         s.key("names") + " entry " + quote(n.value) +
@@ -32,11 +53,36 @@ certificate read_certificate(reader& r, const scope& s) {
     return c;
 }
 
-// The cert/key shorthand first, then [[listener.certificate]]; at least one certificate.
+// The cert/key shorthand (or acme = true) first, then [[listener.certificate]]; at least one
+// certificate.
 void read_certificates(reader& r, const scope& s, listener& l) {
     const bool has_cert = s.table.contains("cert");
     const bool has_key = s.table.contains("key");
-    if (has_cert || has_key) {
+    if (auto v = r.read_bool(s, "acme")) l.acme = *v;
+    if (l.acme) {
+        for (std::string_view k : {"cert", "key"})
+            if (const auto* n = s.table.get(k))
+                r.error(r.pos(n->source()), s.key(k), s.key(k) + " cannot be set with acme = true",
+                        "the default certificate comes from [acme] for server_name; remove cert and key, or acme");
+        certificate c;
+        c.shorthand = true;
+        c.acme = true;
+        c.where = s.where;
+        c.key_path = s.path;
+        if (const auto* n = s.table.get("acme")) c.key_pos.emplace("acme", r.pos(n->source()));
+        if (l.server_name.empty()) {
+            const auto* n = s.table.get("acme");
+            r.error(n != nullptr ? r.pos(n->source()) : s.where, s.key("acme"),
+                    s.key("acme") + " needs server_name", "the certificate is ordered for the name devices use");
+        } else if (!detail::is_dns_name(l.server_name)) {
+            r.error(r.pos(s.table.get("server_name")->source()), s.key("server_name"),
+                    s.key("server_name") + " is " + quote(l.server_name) + ", must be a DNS name with acme = true",
+                    "ACME certificates here are for DNS names");
+        } else {
+            c.names.push_back(positioned{lower(l.server_name), c.where});
+        }
+        l.certificates.push_back(std::move(c));
+    } else if (has_cert || has_key) {
         certificate c;
         c.shorthand = true;
         c.where = s.where;
@@ -55,9 +101,9 @@ void read_certificates(reader& r, const scope& s, listener& l) {
     // `certificate = []` is no certificate at all (the shorthand aside): never a silent no-op.
     r.report_empty_array(s, "certificate", "certificate",
                          "write [[listener.certificate]] entries, or omit the key and set cert and key");
-    if (!has_cert && !has_key && !s.table.contains("certificate"))
+    if (!has_cert && !has_key && !l.acme && !s.table.contains("certificate"))
         r.error(s.where, s.key("cert"), s.key("cert") + " is required",
-                "set cert and key, or add [[listener.certificate]] entries");
+                "set cert and key, acme = true, or add [[listener.certificate]] entries");
 }
 
 // Device identity: client_ca, client_cert_header and client_cert_format need client_auth.

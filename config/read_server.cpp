@@ -100,4 +100,44 @@ admin_settings read_admin(reader& r, const toml::table& t, references& refs) {
     return a;
 }
 
+acme_settings read_acme(reader& r, const toml::table& t) {
+    acme_settings a;
+    const scope s{t, "acme", r.pos(t.source())};
+    a.where = s.where;
+    r.record_positions(s, a.key_pos);
+    r.check_keys(s, schema::acme_key_names, "[acme]");
+    if (const auto* v = r.read_string(s, "directory", true)) {
+        // The origin must parse like an https:// upstream URL; the path is the CA's.
+        const std::string_view text = v->get();
+        const auto path_at = text.find('/', text.find("://") == std::string_view::npos ? 0 : text.find("://") + 3);
+        const auto parsed = detail::parse_upstream_url(std::string(text.substr(0, path_at)));
+        const bool clean = std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+        if (parsed.problem == detail::url_problem::ok && parsed.tls && clean && text.size() <= 2048)
+            a.directory = v->get();
+        else
+            r.error(r.pos(v->source()), s.key("directory"),
+                    s.key("directory") + " is " + quote(v->get()) + ", must be an https:// URL",
+                    "the CA's ACME directory, e.g. \"https://acme-v02.api.letsencrypt.org/directory\" (RFC 8555 7.1.1)");
+    }
+    if (const auto* v = r.read_string(s, "ca", false)) {
+        if (!v->get().empty()) {
+            if (auto p = r.read_path(s, "ca", false)) a.ca = std::move(*p);
+        }
+    }
+    if (const auto* v = r.read_string(s, "storage", false)) {
+        if (v->get().empty())
+            r.error(r.pos(v->source()), s.key("storage"), s.key("storage") + " is empty, must be a directory path",
+                    "created if missing, mode 0700");
+        else
+            a.storage = r.absolute(v->get());
+    }
+    r.read_keys(s, schema::acme_keys, a);
+    if (a.retry_max < a.retry_min) {
+        const auto* n = s.table.get("retry_max");
+        r.error(n != nullptr ? r.pos(n->source()) : s.where, s.key("retry_max"),
+                s.key("retry_max") + " is shorter than " + s.key("retry_min"), "the backoff grows from retry_min to retry_max");
+    }
+    return a;
+}
+
 }  // namespace atsgate::config

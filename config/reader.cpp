@@ -401,6 +401,12 @@ std::optional<std::string> reader::read_text(const scope& s, std::string_view ke
     return v->get();
 }
 
+std::string reader::absolute(std::string_view text) const {
+    std::filesystem::path p(text);
+    if (p.is_relative()) p = base_dir_ / p;
+    return p.lexically_normal().string();
+}
+
 std::optional<std::string> reader::read_path(const scope& s, std::string_view key, bool required) {
     const auto* v = read_string(s, key, required);
     if (v == nullptr) return std::nullopt;

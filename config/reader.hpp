@@ -114,6 +114,8 @@ public:
     // A string that `check` (if any) accepts.
     std::optional<std::string> read_text(const scope& s, std::string_view key, schema::text_check check,
                                          bool required = false);
+    // `p` resolved against the config file's directory (unchanged when absolute).
+    std::string absolute(std::string_view p) const;
     // A file path: non-empty, resolved against the config file's directory, readable.
     std::optional<std::string> read_path(const scope& s, std::string_view key, bool required);
     // The files read_path() accepted so far (absolute): config::files, for server.watch.

@@ -24,9 +24,43 @@ public:
         for (std::size_t i = 0; i < c_.listeners.size(); ++i) resolve_listener(c_.listeners[i], refs_.listeners[i]);
         check_endpoints();
         warn_unused_upstreams();
+        check_acme();
     }
 
 private:
+    // acme = true needs [acme]; [acme] without any acme = true is a warning; http-01 needs a
+    // plaintext listener to answer on. Entries without their own key_type take [acme]'s.
+    void check_acme() {
+        bool any = false;
+        for (auto& l : c_.listeners) {
+            for (auto& c : l.certificates) {
+                if (!c.acme) continue;
+                any = true;
+                const auto it = c.key_pos.find("acme");
+                const source_pos where = it != c.key_pos.end() ? it->second : c.where;
+                if (!c_.acme) {
+                    r_.error(where, c.key_path + ".acme", c.key_path + ".acme = true needs an [acme] section",
+                             "[acme] names the CA's directory URL and where certificates are stored");
+                    continue;
+                }
+                if (c.key_pos.find("key_type") == c.key_pos.end()) c.key_type = c_.acme->key_type;
+            }
+        }
+        if (!c_.acme) return;
+        if (!any)
+            r_.warning(c_.acme->where, "acme", "[acme] is not used: no listener or certificate says acme = true",
+                       "set acme = true on a [[listener]] (with server_name) or a [[listener.certificate]] (with names)");
+        if (any && c_.acme->challenge == acme_challenge::http_01 &&
+            std::none_of(c_.listeners.begin(), c_.listeners.end(),
+                         [](const listener& l) { return l.kind == listener_kind::scep; })) {
+            const auto it = c_.acme->key_pos.find("challenge");
+            r_.error(it != c_.acme->key_pos.end() ? it->second : c_.acme->where, "acme.challenge",
+                     "acme.challenge is \"http-01\" but no listener has kind = \"scep\" to answer it",
+                     "add a kind = \"scep\" listener on port 80 (it answers /.well-known/acme-challenge/ too), "
+                     "or use \"tls-alpn-01\"");
+        }
+    }
+
     reader& r_;
     config& c_;
     const references& refs_;

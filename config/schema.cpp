@@ -58,4 +58,13 @@ std::optional<refusal> media_type(std::string_view ct) {
     return refusal{", must be a printable media type", {}};
 }
 
+std::optional<refusal> email_address(std::string_view v) {
+    const auto at = v.find('@');
+    const bool ok = at != std::string_view::npos && at > 0 && at + 1 < v.size() && v.size() <= 254 &&
+                    v.find('@', at + 1) == std::string_view::npos &&
+                    std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ',' && c != '<' && c != '>'; });
+    if (ok) return std::nullopt;
+    return refusal{", must be an email address", "the ACME account contact, sent as mailto:"};
+}
+
 }  // namespace atsgate::config::schema

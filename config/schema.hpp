@@ -237,6 +237,7 @@ std::optional<refusal> header_name(std::string_view v);         // client_cert_h
 std::optional<refusal> path_prefix(std::string_view v);         // scep_path, route path
 std::optional<refusal> absolute_path(std::string_view v);       // health_path
 std::optional<refusal> media_type(std::string_view v);          // static_content_type
+std::optional<refusal> email_address(std::string_view v);       // acme email
 
 // ---- The tables -------------------------------------------------------------------------------
 // Ranges are documented next to each member in config.hpp and in the README.
@@ -275,6 +276,7 @@ inline constexpr key<listener> listener_keys[] = {
     custom_key<listener>("cert", opt.https()),            // the certificate shorthand
     custom_key<listener>("key", opt.https()),
     custom_key<listener>("certificate", opt.https()),     // [[listener.certificate]]
+    custom_key<listener>("acme", opt.https()),            // the default certificate from [acme]
     enum_key<&listener::unknown_sni>("unknown_sni", unknown_sni_names, opt.https()),
     path_key<&listener::trust>("trust", opt.https()),
     text_key<&listener::server_name>("server_name", dns_name_or_ip, opt.https()),
@@ -304,9 +306,24 @@ inline constexpr key<listener> listener_keys[] = {
 };
 
 inline constexpr key<certificate> certificate_keys[] = {
-    path_key<&certificate::cert>("cert", opt.required()),
-    path_key<&certificate::key>("key", opt.required()),
+    custom_key<certificate>("cert"),   // required unless acme = true
+    custom_key<certificate>("key"),
     custom_key<certificate>("names"),  // host patterns, lower-cased
+    custom_key<certificate>("acme"),   // ordered from [acme] for names
+    custom_key<certificate>("key_type"),
+};
+
+inline constexpr key<acme_settings> acme_keys[] = {
+    custom_key<acme_settings>("directory"),  // required, https:// URL
+    text_key<&acme_settings::email>("email", email_address),
+    custom_key<acme_settings>("ca"),          // a readable PEM file, or "" for the system store
+    custom_key<acme_settings>("storage"),     // a directory, created if missing
+    enum_key<&acme_settings::challenge>("challenge", acme_challenge_names),
+    enum_key<&acme_settings::key_type>("key_type", acme_key_type_names),
+    duration_key<&acme_settings::order_timeout>("order_timeout", 10s, 1h),
+    duration_key<&acme_settings::request_timeout>("request_timeout", 1s, 5min),
+    duration_key<&acme_settings::retry_min>("retry_min", 1s, 1h),
+    duration_key<&acme_settings::retry_max>("retry_max", 1s, 24h),
 };
 
 inline constexpr key<route> route_keys[] = {
@@ -357,7 +374,7 @@ inline constexpr key<admin_settings> admin_keys[] = {
 };
 
 // The top-level keys, and every table as its header is written, with its keys' names.
-inline constexpr std::string_view top_keys[] = {"server", "timeouts", "limits", "listener", "upstream", "admin"};
+inline constexpr std::string_view top_keys[] = {"server", "timeouts", "limits", "listener", "upstream", "admin", "acme"};
 
 struct section {
     std::string_view header;  // "[server]", "[[listener.route]]"; "" for tables without a header of their own
@@ -381,6 +398,7 @@ inline constexpr auto split_key_names = names_of(split_keys);
 inline constexpr auto upstream_key_names = names_of(upstream_keys);
 inline constexpr auto member_key_names = names_of(member_keys);
 inline constexpr auto admin_key_names = names_of(admin_keys);
+inline constexpr auto acme_key_names = names_of(acme_keys);
 
 // Tables written with a header of their own, for "it belongs in [[listener]]" hints.
 inline constexpr section sections[] = {
@@ -392,6 +410,7 @@ inline constexpr section sections[] = {
     {"[[listener.route]]", route_key_names},
     {"[[upstream]]", upstream_key_names},
     {"[admin]", admin_key_names},
+    {"[acme]", acme_key_names},
 };
 
 }  // namespace atsgate::config::schema

@@ -75,6 +75,7 @@ void read_server(reader& r, const toml::table& t, server_settings& out);
 void read_timeouts(reader& r, const toml::table& t, timeout_settings& out);
 void read_limits(reader& r, const toml::table& t, limit_settings& out);
 admin_settings read_admin(reader& r, const toml::table& t, references& refs);
+acme_settings read_acme(reader& r, const toml::table& t);
 
 // `index`: the element's index in the file's [[listener]] / [[upstream]] array.
 listener read_listener(reader& r, std::size_t index, const toml::table& t, references& refs);

@@ -52,6 +52,24 @@ int ssl_record_index() noexcept {
 }
 
 constexpr std::uint8_t alert_unrecognized_name = 112;  // RFC 6066 section 3
+constexpr std::uint8_t alert_no_application_protocol = 120;  // RFC 7301 section 3.2
+constexpr std::uint16_t ext_alpn = 16;
+
+int acme_index() noexcept {
+    static const int idx = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return idx;
+}
+
+// RFC 8737 4: a validation ClientHello offers the single protocol "acme-tls/1".
+bool offers_only_acme_tls(SSL* ssl) noexcept {
+    const unsigned char* p = nullptr;
+    std::size_t len = 0;
+    if (SSL_client_hello_get0_ext(ssl, ext_alpn, &p, &len) != 1 || len < 3) return false;
+    static constexpr std::string_view proto = "acme-tls/1";
+    const std::size_t list = be16(p);
+    return list == len - 2 && p[2] == proto.size() && list == proto.size() + 1 &&
+           std::string_view(reinterpret_cast<const char*>(p + 3), proto.size()) == proto;
+}
 
 // The raw SNI host name of the ClientHello being processed, "" if absent or malformed.
 std::string_view raw_sni(SSL* ssl) noexcept {
@@ -63,11 +81,55 @@ std::string_view raw_sni(SSL* ssl) noexcept {
     return {reinterpret_cast<const char*>(p + 5), n};
 }
 
+// A TLS-ALPN-01 validation: serve the challenge certificate for the SNI name and nothing else.
+// These handshakes carry no device traffic (the connection is closed once it completes), so the ATS
+// offer checks do not apply to them; a validation for a name nothing is being validated for is
+// refused with no_application_protocol (RFC 8737 4), counted so.
+int acme_hello(const gate_config& cfg, SSL* ssl, int* alert, handshake_record* rec) {
+    ossl::ptr<X509> cert;
+    ossl::ptr<EVP_PKEY> key;
+    if (rec != nullptr) {
+        rec->hello = extract_client_hello(ssl, cfg.groups.front().policy);
+        rec->hello_seen = true;
+    }
+    if (!cfg.challenges->find(raw_sni(ssl), cert, key) || SSL_use_certificate(ssl, cert.get()) != 1 ||
+        SSL_use_PrivateKey(ssl, key.get()) != 1) {
+        ERR_clear_error();
+        if (rec != nullptr) rec->reason = refusal::no_application_protocol;
+        *alert = alert_no_application_protocol;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);  // a client_auth listener must not ask the CA for a certificate
+    SSL_set_ex_data(ssl, acme_index(), ssl);
+    if (rec != nullptr) rec->acme_challenge = true;
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 int client_hello_cb(SSL* ssl, int* alert, void* arg) {
     const auto& cfg = *static_cast<const gate_config*>(arg);
     auto* rec = static_cast<handshake_record*>(SSL_get_ex_data(ssl, ssl_record_index()));
 
-    const auto group = select_group(cfg, raw_sni(ssl));
+    if (cfg.challenges && offers_only_acme_tls(ssl)) return acme_hello(cfg, ssl, alert, rec);
+
+    const std::string_view sni = raw_sni(ssl);
+    // A name whose ACME certificate is still being ordered: no other certificate may stand in.
+    bool pending = cfg.no_certificate;
+    if (!pending && !sni.empty() && !cfg.pending.empty()) {
+        std::string lower_sni(sni);
+        for (char& ch : lower_sni) ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch + 32) : ch;
+        pending = std::binary_search(cfg.pending.begin(), cfg.pending.end(), lower_sni);
+    }
+    if (pending) {
+        if (rec != nullptr) {
+            rec->hello = extract_client_hello(ssl, cfg.groups.front().policy);
+            rec->hello_seen = true;
+            rec->reason = refusal::certificate_pending;
+        }
+        *alert = alert_unrecognized_name;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+
+    const auto group = select_group(cfg, sni);
     const gate_policy& policy = cfg.groups[group.value_or(0)].policy;
     client_hello_facts facts = extract_client_hello(ssl, policy);
     gate_decision d = decide(facts, policy);
@@ -142,6 +204,7 @@ std::string_view to_string(refusal r) noexcept {
         case refusal::no_application_protocol: return "no_application_protocol";
         case refusal::no_client_certificate: return "no_client_certificate";
         case refusal::bad_client_certificate: return "bad_client_certificate";
+        case refusal::certificate_pending: return "certificate_pending";
     }
     return "none";
 }
@@ -283,6 +346,8 @@ client_hello_facts extract_client_hello(SSL* ssl, const gate_policy& policy) noe
     }
     return f;
 }
+
+bool is_acme_challenge(SSL* ssl) noexcept { return SSL_get_ex_data(ssl, acme_index()) != nullptr; }
 
 void set_handshake_record(SSL* ssl, handshake_record* rec) noexcept {
     SSL_set_ex_data(ssl, ssl_record_index(), rec);

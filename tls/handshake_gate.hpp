@@ -15,6 +15,7 @@
 #include "tls/ossl.hpp"
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <cstdint>
 #include <string>
@@ -38,8 +39,9 @@ enum class refusal : std::uint8_t {
     no_application_protocol,  // ALPN offered, but neither http/1.1 nor http/1.0 (RFC 7301 section 3.2)
     no_client_certificate,    // client_auth = "require" and the client sent no certificate
     bad_client_certificate,   // the client certificate failed verification against client_ca
+    certificate_pending,      // the name's ACME certificate has not been issued (and audited) yet
 };
-inline constexpr std::size_t refusal_count = 10;
+inline constexpr std::size_t refusal_count = 11;
 std::string_view to_string(refusal r) noexcept;
 
 // Why a handshake that got past its ClientHello failed without atsgate refusing it. Stable names
@@ -111,7 +113,21 @@ struct handshake_record {
     // Report mode (gate_config::report_only): the refusal strict mode would have made, which the
     // gate let through; none otherwise. Never set together with `reason`.
     refusal would_refuse = refusal::none;
+    bool acme_challenge = false;     // a TLS-ALPN-01 validation (RFC 8737): close after the handshake
 };
+
+// TLS-ALPN-01 validation certificates (RFC 8737), looked up by the gate when a ClientHello offers
+// only the "acme-tls/1" protocol. Implemented by the ACME layer (proxy/acme/challenge_board);
+// find() is called from handshakes on any worker thread.
+class acme_challenges {
+public:
+    virtual ~acme_challenges() = default;
+    // New references to the validation certificate and key for `sni`; false when none is published.
+    virtual bool find(std::string_view sni, ossl::ptr<X509>& cert, ossl::ptr<EVP_PKEY>& key) const = 0;
+};
+
+// True while `ssl` is a TLS-ALPN-01 validation handshake (set by the gate; read by ALPN selection).
+bool is_acme_challenge(SSL* ssl) noexcept;
 
 // Attaches `rec` (owned by the caller, must outlive the handshake) to `ssl`.
 void set_handshake_record(SSL* ssl, handshake_record* rec) noexcept;
@@ -138,6 +154,12 @@ struct gate_config {
     // suites and TLS 1.2 without EMS); a client offering less than TLS 1.2 gets security level 0
     // on its connection only (OpenSSL 3 refuses TLS 1.0/1.1 above it). Every other refusal stays.
     bool report_only = false;
+    // ACME: exact names (lower case, sorted) whose certificate is not issued yet, refused with
+    // certificate_pending; no_certificate: the listener has none at all yet (every handshake but a
+    // validation is refused so); challenges: TLS-ALPN-01 certificates, null = not answered here.
+    std::vector<std::string> pending;
+    bool no_certificate = false;
+    std::shared_ptr<const acme_challenges> challenges;
 };
 
 // The refusals report mode lets through: exactly what a legacy port accepted (TLS 1.0/1.1,

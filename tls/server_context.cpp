@@ -134,10 +134,21 @@ auth auth_of(EVP_PKEY* key) {
 // answer now keeps the door open for offering h2 later without surprising anyone. Counted as
 // refused{reason="no_application_protocol"}. A client that offers no ALPN at all is served
 // (this callback is not called then). A malformed list is refused like an unknown one.
-int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+// A TLS-ALPN-01 validation (the gate served the challenge certificate) negotiates "acme-tls/1"
+// instead (RFC 8737 4: the server must).
+int select_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
                 void*) {
     static constexpr unsigned char http11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
     static constexpr unsigned char http10[] = {'h', 't', 't', 'p', '/', '1', '.', '0'};
+    static constexpr unsigned char acme_tls[] = {'a', 'c', 'm', 'e', '-', 't', 'l', 's', '/', '1'};
+    if (is_acme_challenge(ssl)) {
+        if (inlen == sizeof acme_tls + 1 && in[0] == sizeof acme_tls && std::memcmp(in + 1, acme_tls, sizeof acme_tls) == 0) {
+            *out = in + 1;
+            *outlen = sizeof acme_tls;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
     const unsigned char* found10 = nullptr;
     unsigned int i = 0;
     while (i < inlen) {
@@ -554,41 +565,88 @@ void set_context_error(std::vector<endpoint_facts>& facts, std::string_view why)
 
 }  // namespace
 
-listener_tls build_listener_tls(const config::listener& l, diagnostics& diags, ticket_keys* tickets) {
+listener_tls build_listener_tls(const config::listener& l, diagnostics& diags, ticket_keys* tickets,
+                                const listener_acme* acme) {
     listener_tls out;
     const std::size_t errors_before = diags.size();
     const resolved_suites names = resolve(l, diags);
 
-    // Load every certificate and gather its audit facts.
+    // Load every certificate and gather its audit facts. An ACME certificate not issued yet has
+    // nothing to load or audit: its names are pending.
     const trust_store trust = load_trust(l, diags);
     std::vector<loaded_cert> certs;
+    std::vector<bool> pending(l.certificates.size(), false);
+    std::size_t pending_count = 0;
     for (std::size_t ci = 0; ci < l.certificates.size(); ++ci) {
+        const config::certificate& cc = l.certificates[ci];
+        if (cc.acme && cc.cert.empty()) {
+            pending[ci] = true;
+            ++pending_count;
+            for (const auto& n : cc.names) out.pending_names.push_back(lower_ascii(n.value));
+            out.facts.emplace_back();  // keeps facts indexed by certificate; removed below
+            continue;
+        }
         if (auto lc = load_certificate(l, ci, trust, certs, out.facts.emplace_back(), diags)) certs.push_back(std::move(*lc));
     }
+    std::sort(out.pending_names.begin(), out.pending_names.end());
+    out.pending_names.erase(std::unique(out.pending_names.begin(), out.pending_names.end()), out.pending_names.end());
+    auto drop_pending_facts = [&] {
+        std::vector<endpoint_facts> kept;
+        for (std::size_t i = 0; i < out.facts.size(); ++i)
+            if (i >= pending.size() || !pending[i]) kept.push_back(std::move(out.facts[i]));
+        out.facts = std::move(kept);
+    };
 
     // Group them by the names they serve and build one context per group.
     const std::vector<cert_group> grouped = group_certificates(l, certs, diags);
-    bool all_ok = !certs.empty() && certs.size() == l.certificates.size();
+    bool all_ok = (!certs.empty() || pending_count > 0) && certs.size() + pending_count == l.certificates.size();
     std::vector<built_group> built;
     for (const auto& g : grouped) {
         built.push_back(build_group(l, names, g, certs, tickets, out.facts, diags, diags.size() == errors_before));
         all_ok = all_ok && built.back().ok;
     }
+    // Only pending ACME certificates: a context without any, whose gate answers TLS-ALPN-01
+    // validations and refuses everything else (certificate_pending) until the first one arrives.
+    bool no_certificate = false;
+    if (built.empty() && pending_count > 0 && all_ok) {
+        built_group b;
+        b.ctx = ossl::own(SSL_CTX_new(TLS_server_method()));
+        const std::string why = b.ctx ? configure_common(b.ctx.get(), l, names, tickets) : ossl::drain_errors();
+        if (!b.ctx || !why.empty()) {
+            const auto [where, kp] = at(l, "acme");
+            error(diags, where, kp, kp + ": cannot build a context: " + why);
+            all_ok = false;
+        } else {
+            b.policy = policy_for(l, names, false, false);
+            b.description = "none yet (ACME pending)";
+            b.ok = true;
+            built.push_back(std::move(b));
+            no_certificate = true;
+        }
+    }
     if (built.empty() || !built.front().ctx) {
         set_context_error(out.facts, "no usable certificate");
+        drop_pending_facts();
         return out;
     }
 
-    // The gate (EMS, SNI selection) on the primary context, the one every handshake starts with.
     SSL_CTX* primary = built.front().ctx.get();
-    if (!install_gate(primary, gate_for(l, grouped, built))) {
+    gate_config gate = gate_for(l, grouped, built);
+    if (no_certificate) {
+        sni_group sg;
+        sg.policy = built.front().policy;
+        gate.groups.push_back(std::move(sg));
+        gate.no_certificate = true;
+    }
+    gate.pending = out.pending_names;
+    if (acme != nullptr) gate.challenges = acme->challenges;
+    if (!install_gate(primary, std::move(gate))) {
         all_ok = false;
         set_context_error(out.facts, "could not install the handshake gate");
     }
-    // Context facts for the audit, from the live primary context (the policy settings are the
-    // same in every group, and the gate lives there), so all certificates report them.
     const context_facts cf = inspect_context(*primary);
     for (auto& f : out.facts) f.context = cf;
+    drop_pending_facts();
 
     const bool new_errors = std::any_of(diags.begin() + static_cast<std::ptrdiff_t>(errors_before), diags.end(),
                                         [](const config::diagnostic& d) { return d.level == config::severity::error; });

@@ -27,9 +27,19 @@ struct server_context {
 struct listener_tls {
     // Set when every context was fully built (certificates and keys accepted by OpenSSL).
     std::optional<server_context> context;
-    // Audit facts, one endpoint per configured certificate (in config order), filled as far as
-    // possible even when the context could not be built.
+    // Audit facts, one endpoint per configured certificate (in config order) except pending ACME
+    // ones, filled as far as possible even when the context could not be built.
     std::vector<endpoint_facts> facts;
+    // Names of ACME certificates not issued yet (refused with certificate_pending meanwhile).
+    std::vector<std::string> pending_names;
+};
+
+// What the ACME layer adds to a listener: its certificates with acme = true arrive with cert and
+// key set to the stored file (key and chain in one PEM file) once one has been issued and audited;
+// until then cert is empty and the entry is pending. `challenges` answers TLS-ALPN-01 (null: the
+// listener does not).
+struct listener_acme {
+    std::shared_ptr<const acme_challenges> challenges;
 };
 
 // For listener `l`: resolves suite and
@@ -47,7 +57,8 @@ struct listener_tls {
 // `tickets`: the listener's session ticket keys (installed on every context), or null for none
 // (session_tickets = false).
 // Diagnostics point at the file through the positions and key paths `l` carries (config::origin_of).
-listener_tls build_listener_tls(const config::listener& l, config::diagnostics& diags, ticket_keys* tickets = nullptr);
+listener_tls build_listener_tls(const config::listener& l, config::diagnostics& diags, ticket_keys* tickets = nullptr,
+                                const listener_acme* acme = nullptr);
 
 // Reads version range, enabled suites, options and the EMS gate from a live context.
 context_facts inspect_context(const SSL_CTX& ctx);

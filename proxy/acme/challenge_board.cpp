@@ -44,6 +44,14 @@ std::shared_ptr<const challenge_certificate> challenge_board::tls_alpn01(std::st
     return it == alpn_.end() ? nullptr : it->second;
 }
 
+bool challenge_board::find(std::string_view sni, ossl::ptr<X509>& cert, ossl::ptr<EVP_PKEY>& key) const {
+    auto c = tls_alpn01(sni);
+    if (!c) return false;
+    cert = ossl::up_ref(c->cert.get());
+    key = ossl::up_ref(c->key.get());
+    return true;
+}
+
 std::optional<std::string> challenge_board::http01(std::string_view token) const {
     std::lock_guard lock(mutex_);
     auto it = http_.find(token);

@@ -7,6 +7,7 @@
 
 #include "proxy/acme/challenge.hpp"
 #include "proxy/acme/order_flow.hpp"
+#include "tls/handshake_gate.hpp"
 
 #include <map>
 #include <memory>
@@ -17,8 +18,11 @@
 
 namespace atsgate::acme {
 
-class challenge_board {
+class challenge_board : public tls::acme_challenges {
 public:
+    // tls::acme_challenges: the TLS-ALPN-01 certificate for `sni`, for the listeners' gate.
+    bool find(std::string_view sni, ossl::ptr<X509>& cert, ossl::ptr<EVP_PKEY>& key) const override;
+
     // Installs `tasks` (TLS-ALPN-01 tasks get their validation certificate built here). False with
     // `err` if a certificate cannot be built; nothing is installed then.
     bool publish(const std::vector<challenge_task>& tasks, std::int64_t now, std::string& err);

@@ -287,7 +287,12 @@ net::awaitable<ari_answer> fetch_renewal_info(https_client& client, const std::s
     std::string url = renewal_info_url;
     if (!url.empty() && url.back() != '/') url += '/';
     url += cert_id;
-    auto [err, resp] = co_await client.fetch(http_request{http_request::verb::get, url, {}, {}}, timeout);
+    // A named request, not a temporary in the co_await: GCC 12 destroys such a temporary from a
+    // bitwise copy in the coroutine frame (free() of a pointer into the frame; see poll_ari).
+    const http_request req{http_request::verb::get, url, {}, {}};
+    auto fetched = co_await client.fetch(req, timeout);
+    const std::string& err = fetched.first;
+    const http_response& resp = fetched.second;
     if (!err.empty()) {
         a.error = err;
         a.poll_after_s = 3600;

@@ -11,6 +11,7 @@
 
 #include "config/loader.hpp"
 #include "proxy/probe/command.hpp"
+#include "proxy/server/acme_support.hpp"
 #include "proxy/server/log_format.hpp"
 #include "proxy/server/server.hpp"
 #include "proxy/snapshot/snapshot.hpp"
@@ -28,6 +29,8 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <filesystem>
+#include <optional>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -149,16 +152,37 @@ void print_diagnostics(const config::diagnostics& diags) {
 
 bool blocks_start(const tls::report& r) { return r.any(tls::status::fail) || r.any(tls::status::unknown); }
 
+// [acme] at start-up: the stored certificates, and where challenges are published. `io` only
+// lends an executor: nothing runs on it here.
+struct acme_start {
+    boost::asio::io_context io;
+    std::shared_ptr<acme::challenge_board> board;
+    std::unique_ptr<acme::manager> manager;
+    std::vector<std::string> rejected;  // stored certificates the audit refused
+};
+
 // Shared by run and check: parse, validate, build, audit. Returns an exit code, or -1 to go on.
 // `before` (run): gets the content hashes of the files the configuration names before build()
 // reads them (server.watch's baseline).
-int prepare(const options& o, snapshot::build_result& built, snapshot::shared_state& health,
-            atsgate::server::file_watch::fingerprint* before = nullptr) {
+int prepare(const options& o, snapshot::build_result& built, snapshot::shared_state& health, acme_start& a,
+            std::optional<config::config>* cfg_out = nullptr, atsgate::server::file_watch::fingerprint* before = nullptr) {
     auto loaded = config::load_file(o.config_path);
     print_diagnostics(loaded.diags);
     if (!loaded.value) return exit_config;
     if (before != nullptr) atsgate::server::file_watch::note_before_reading(loaded.value->files, *before);
-    built = snapshot::build(std::move(*loaded.value), static_cast<std::int64_t>(std::time(nullptr)), 1, health);
+    if (loaded.value->acme) {
+        a.board = std::make_shared<acme::challenge_board>();
+        server::attach_challenges(health, a.board);
+        a.manager = std::make_unique<acme::manager>(a.io.get_executor(), acme::manager::hooks{}, a.board);
+        std::string why;
+        if (!a.manager->configure(*loaded.value, why)) {
+            std::fprintf(stderr, "%s: %s\n", o.config_path.c_str(), why.c_str());
+            return exit_config;
+        }
+    }
+    if (cfg_out != nullptr) *cfg_out = *loaded.value;
+    built = server::build_with_acme(std::move(*loaded.value), a.manager.get(), health,
+                                    static_cast<std::int64_t>(std::time(nullptr)), 1, &a.rejected);
     print_diagnostics(built.diags);
     if (config::has_errors(built.diags)) return exit_config;
     return -1;
@@ -167,7 +191,28 @@ int prepare(const options& o, snapshot::build_result& built, snapshot::shared_st
 int cmd_check(const options& o) {
     snapshot::build_result built;
     snapshot::shared_state health;
-    if (int rc = prepare(o, built, health); rc >= 0) return rc;
+    acme_start a;
+    std::optional<config::config> cfg;
+    if (int rc = prepare(o, built, health, a, &cfg); rc >= 0) return rc;
+    // ACME: a certificate the audit refused (at issuance or as stored) is reported with its
+    // findings; one not issued yet is only mentioned (`run` orders it and serves it when it passes).
+    if (a.manager) {
+        const auto now = static_cast<std::int64_t>(std::time(nullptr));
+        for (const auto& m : a.manager->certificates()) {
+            const auto refused = std::filesystem::path(cfg->acme->storage) / "certificates" / (m.id + ".rejected.pem");
+            std::error_code ec;
+            if (std::filesystem::exists(refused, ec)) {
+                auto r = server::audit_report(*cfg, *a.manager, m.id, refused.string(), health, now);
+                built.audit.endpoints.insert(built.audit.endpoints.end(), r.endpoints.begin(), r.endpoints.end());
+                built.audit.findings.insert(built.audit.findings.end(), r.findings.begin(), r.findings.end());
+            }
+            if (m.file.empty())
+                std::fprintf(stderr, "acme: %s (%s): no certificate yet; `atsgate run` orders it from %s\n",
+                             m.names.front().c_str(), std::string(acme::to_string(m.type)).c_str(),
+                             cfg->acme->directory.c_str());
+        }
+        for (const auto& line : a.rejected) std::fprintf(stderr, "%s\n", line.c_str());
+    }
     const std::string report = o.json ? tls::render_json(built.audit) : tls::render_text(built.audit);
     std::fputs(report.c_str(), stdout);
     if (!report.empty() && report.back() != '\n') std::fputc('\n', stdout);
@@ -240,7 +285,9 @@ int cmd_run(const options& o) {
     // server.watch's baseline: the files as they were before this start read them.
     atsgate::server::file_watch::fingerprint before;
     atsgate::server::file_watch::note_before_reading({atsgate::server::watched_config_path(o.config_path)}, before);
-    if (int rc = prepare(o, built, *health, &before); rc >= 0) return rc;
+    acme_start a;
+    if (int rc = prepare(o, built, *health, a, nullptr, &before); rc >= 0) return rc;
+    for (const auto& line : a.rejected) spdlog::error("{}", line);
     if (blocks_start(built.audit) || !built.value) {
         std::fputs(tls::render_text(built.audit).c_str(), stderr);
         std::fprintf(stderr, "atsgate: refusing to start: the configuration does not meet Apple's ATS requirements\n");
@@ -255,7 +302,7 @@ int cmd_run(const options& o) {
     }
     spdlog::info("atsgate {} ({}): audit passed for {} listener(s)", ATSGATE_VERSION, OPENSSL_VERSION_TEXT,
                  built.value->cfg.listeners.size());
-    return atsgate::server::run(o.config_path, built.value, std::move(health), std::move(before));
+    return atsgate::server::run(o.config_path, built.value, std::move(health), std::move(before), a.board);
 }
 
 }  // namespace

@@ -36,6 +36,10 @@
 namespace atsgate::downstream {
 
 namespace {
+constexpr std::string_view acme_http01_prefix = "/.well-known/acme-challenge/";  // RFC 8555 8.3
+}  // namespace
+
+namespace {
 
 namespace asio = net::asio;
 using net::error_code;
@@ -178,6 +182,13 @@ net::awaitable<bool> connection::handshake() {
     tls::set_handshake_record(client_.native(), nullptr);
     if (ec || node_.shed) {
         handshake_failed(ec);
+        co_return false;
+    }
+    // A TLS-ALPN-01 validation (RFC 8737): the handshake itself was the answer; no HTTP follows.
+    if (hello_.acme_challenge) {
+        stats::inc(worker_.counters().acme_challenge_handshakes);
+        spdlog::info("acme: TLS-ALPN-01 validation answered: client={}:{} listener={} sni={}", client_ip_,
+                     client_port_, listener_cfg().name, hello_.hello.sni.data());
         co_return false;
     }
     // Device identity, once per connection (a resumed session carries the certificate too).
@@ -356,6 +367,26 @@ net::awaitable<bool> connection::respond(const http::request_head& h) {
     if (const auto& latest = worker_.latest_snapshot();
         latest && latest->generation > snap_->generation && latest->config_generation == snap_->config_generation)
         snap_ = latest;
+    // HTTP-01 (RFC 8555 8.3) on a plaintext listener: the key authorization for a published token,
+    // before any routing (a redirect to https would fail the validation). Anything else under the
+    // prefix is 404: it is ACME's, never the backend's.
+    if (client_.plaintext() && h.target.starts_with(acme_http01_prefix) && (h.method == "GET" || h.method == "HEAD")) {
+        const auto& lookup = snap_->listeners[listener_].http01;
+        std::string_view token = h.target.substr(acme_http01_prefix.size());
+        std::optional<std::string> answer;
+        if (lookup && token.find_first_of("/?#") == std::string_view::npos) answer = lookup(token);
+        http::local_response r;
+        r.status = answer ? 200 : 404;
+        if (answer) {
+            // The request's own string storage outlives this call (reply() runs later); a
+            // challenge answer never carries a Location, so it can hold the body.
+            request_->location = std::move(*answer);
+            r.content_type = "application/octet-stream";
+            r.body = request_->location;
+            stats::inc(worker_.counters().acme_http01_answers);
+        }
+        return reply(&h, r, h.body != http::framing::none);
+    }
     router::sticky_inputs sticky;
     sticky.client_cert_fingerprint = peer_.fingerprint;
     sticky.random = worker_.random();

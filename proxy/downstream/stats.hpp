@@ -29,6 +29,8 @@ struct stats {
     counter handshakes{0};           // completed TLS handshakes
     counter resumed_handshakes{0};   // ... of which resumed (tickets)
     counter handshakes_aborted{0};   // closed, or sent something that is not TLS, before a ClientHello (scans, probes)
+    counter acme_challenge_handshakes{0};  // TLS-ALPN-01 validations answered (not in handshakes)
+    counter acme_http01_answers{0};        // HTTP-01 key authorizations served
     std::array<counter, tls::refusal_count> refused{};  // refused handshakes by tls::refusal (index 0 unused)
     // Report mode: handshakes served that strict mode would have refused, by tls::refusal.
     std::array<counter, tls::refusal_count> would_refuse{};

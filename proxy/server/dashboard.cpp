@@ -323,6 +323,31 @@ void certificates(std::string& o, const dashboard_view& v) {
     o += "</tbody></table></section>";
 }
 
+void acme(std::string& o, const dashboard_view& v) {
+    if (v.acme.empty()) return;
+    o += "<section id=\"acme\"><h2>ACME certificates</h2><table><thead><tr><th>certificate</th><th>names</th>"
+         "<th>state</th><th>expires</th><th>next attempt</th><th>last error / audit refusal</th></tr></thead><tbody>";
+    for (const auto& c : v.acme) {
+        std::string names;
+        for (const auto& n : c.names) names += (names.empty() ? "" : ", ") + html_escape(n);
+        std::string state;
+        if (c.state == "valid") state = html::badge("pass", "valid");
+        else if (c.state == "failing") state = html::badge(c.overdue ? "fail" : "warn", c.overdue ? "renewal overdue" : "renewal failing");
+        else state = html::badge("warn", "pending");
+        if (c.failures > 0) state += " <span class=\"muted\">" + num(c.failures) + " failed in a row</span>";
+        std::string detail = html_escape(c.last_error);
+        if (!c.waiting_for.empty()) detail += (detail.empty() ? "" : "<br>") + html_escape(c.waiting_for);
+        for (const auto& r : c.rejected) detail += (detail.empty() ? "" : "<br>") + html::badge("fail", "refused") + " " + html_escape(r);
+        if (detail.empty()) detail = "<span class=\"muted\">none</span>";
+        o += "<tr class=\"acme " + html_escape(c.state) + "\" data-acme=\"" + html_escape(c.id) + "\"><td><code>" +
+             html_escape(c.id) + "</code></td><td><code>" + names + "</code></td><td>" + state + "</td><td>" +
+             (c.not_after > 0 ? html::utc_date(c.not_after) : std::string("<span class=\"muted\">none served</span>")) +
+             "</td><td>" + html::utc_time(c.next_attempt) + " <span class=\"muted\">(" + html_escape(c.reason) +
+             ")</span></td><td>" + detail + "</td></tr>";
+    }
+    o += "</tbody></table></section>";
+}
+
 void routes(std::string& o, const dashboard_view& v) {
     o += "<section id=\"routes\"><h2>Routes</h2><table><thead><tr><th>listener</th><th>route</th><th>host</th>"
          "<th>path</th><th>targets (weight, share)</th></tr></thead><tbody>";
@@ -411,6 +436,9 @@ std::string_view explain_reason(std::string_view r) noexcept {
         return "sent no client certificate where client_auth = \"require\": not an enrolled device";
     if (r == "bad_client_certificate")
         return "sent a client certificate that does not chain to client_ca: not enrolled here, or the wrong CA";
+    if (r == "certificate_pending")
+        return "asked for a name whose ACME certificate is not issued (or not audited) yet: see acme on /status for "
+               "the order's state";
     return "see the README, section 'What the proxy does'";
 }
 
@@ -435,6 +463,7 @@ std::string render_dashboard(const dashboard_view& v) {
     recent(o, v);
     listeners(o, v);
     certificates(o, v);
+    acme(o, v);
     routes(o, v);
     members(o, v);
     reloads(o, v);

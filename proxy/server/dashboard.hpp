@@ -47,6 +47,22 @@ struct dashboard_view {
     };
     std::vector<certificate> certificates;
 
+    // With [acme]: every certificate the ACME task manages, served or not (empty without [acme]).
+    struct acme_certificate {
+        std::string id;                  // "<first name>.<key type>"
+        std::vector<std::string> names;
+        std::string state;               // "valid" | "failing" (renewal failing) | "pending" (none served)
+        std::int64_t not_after = 0;      // of the served certificate; 0 = none
+        std::int64_t next_attempt = 0;   // unix seconds
+        std::string reason;              // why then: "two_thirds", "ari_window", "backoff", ...
+        bool overdue = false;            // renewal is due and keeps failing
+        std::uint64_t failures = 0;      // consecutive
+        std::string last_error;
+        std::string waiting_for;         // e.g. another replica holds the storage lock
+        std::vector<std::string> rejected;  // failing audit findings of the last refused certificate
+    };
+    std::vector<acme_certificate> acme;
+
     struct route {
         std::string listener;
         std::string name;  // "" for the listener's default upstream

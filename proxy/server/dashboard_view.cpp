@@ -104,11 +104,30 @@ void add_recent(dashboard_view& v, const std::vector<tls::refused_handshake>& re
     }
 }
 
+void add_acme(dashboard_view& v, const acme::manager& m) {
+    for (const auto& c : m.certificates()) {
+        dashboard_view::acme_certificate a;
+        a.id = c.id;
+        a.names = c.names;
+        a.state = std::string(acme::state_of(c));
+        a.not_after = c.not_after.value_or(0);
+        a.next_attempt = c.plan.at;
+        a.reason = std::string(acme::to_string(c.plan.reason));
+        a.overdue = c.plan.overdue;
+        a.failures = c.failures;
+        a.last_error = c.last_error;
+        a.waiting_for = c.waiting_for;
+        a.rejected = c.rejected;
+        v.acme.push_back(std::move(a));
+    }
+}
+
 }  // namespace
 
 dashboard_view make_dashboard_view(const snapshot::snapshot& snap, const process_status& p,
                                    const std::deque<reload_record>& reloads, const std::vector<const stats*>& workers,
-                                   const std::vector<tls::refused_handshake>& recent_refusals) {
+                                   const std::vector<tls::refused_handshake>& recent_refusals,
+                                   const acme::manager* acme) {
     dashboard_view v;
     v.version = ATSGATE_VERSION_STRING;
     v.generation = snap.generation;
@@ -121,6 +140,7 @@ dashboard_view make_dashboard_view(const snapshot::snapshot& snap, const process
     for (const auto& r : reloads) v.reloads.push_back({r.at, r.trigger, r.ok, r.generation, r.message});
     add_counters(v, workers);
     add_recent(v, recent_refusals);
+    if (acme != nullptr) add_acme(v, *acme);
     return v;
 }
 

@@ -15,11 +15,13 @@
 
 namespace atsgate::server {
 
+// `acme`: the ACME certificate task, or null without [acme] (no ACME table).
 // Everything but session, refresh_seconds and minutes (the server sets those). Reads atomics
 // (counters, member health); control thread.
 dashboard_view make_dashboard_view(const snapshot::snapshot& snap, const process_status& process,
                                    const std::deque<reload_record>& reloads,
                                    const std::vector<const downstream::stats*>& workers,
-                                   const std::vector<tls::refused_handshake>& recent_refusals);
+                                   const std::vector<tls::refused_handshake>& recent_refusals,
+                                   const acme::manager* acme = nullptr);
 
 }  // namespace atsgate::server

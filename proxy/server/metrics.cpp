@@ -189,4 +189,42 @@ std::string render_fleet_metrics(const snapshot::snapshot& snap) {
     return out;
 }
 
+std::string render_acme_metrics(const workers& ws, const acme::manager* acme) {
+    std::string out;
+    const char* answered = "atsgate_acme_challenges_answered_total";
+    family(out, answered, "counter", "ACME validations answered by the listeners, by challenge.");
+    sample(out, answered, labels({{"challenge", "tls-alpn-01"}}), sum(ws, &stats::acme_challenge_handshakes));
+    sample(out, answered, labels({{"challenge", "http-01"}}), sum(ws, &stats::acme_http01_answers));
+    if (acme == nullptr) return out;
+    std::uint64_t orders_ok = 0, orders_failed = 0, renewals_ok = 0, renewals_failed = 0, rejected = 0;
+    for (const auto& c : acme->certificates()) {
+        orders_ok += c.orders_ok;
+        orders_failed += c.orders_failed;
+        renewals_ok += c.renewals_ok;
+        renewals_failed += c.renewals_failed;
+        rejected += c.rejected_total;
+    }
+    family(out, "atsgate_acme_orders_total", "counter", "ACME orders of certificates that had none yet, by result.");
+    sample(out, "atsgate_acme_orders_total", labels({{"result", "ok"}}), orders_ok);
+    sample(out, "atsgate_acme_orders_total", labels({{"result", "failed"}}), orders_failed);
+    family(out, "atsgate_acme_renewals_total", "counter", "ACME renewals, by result.");
+    sample(out, "atsgate_acme_renewals_total", labels({{"result", "ok"}}), renewals_ok);
+    sample(out, "atsgate_acme_renewals_total", labels({{"result", "failed"}}), renewals_failed);
+    prometheus::single(out, "atsgate_acme_certificates_rejected_total", "counter",
+                       "Issued or stored ACME certificates refused by the ATS audit (never served).", rejected);
+    auto per_certificate = [&](const char* name, const char* help, auto value_of) {
+        family(out, name, "gauge", help);
+        for (const auto& c : acme->certificates())
+            sample(out, name, labels({{"certificate", c.id}}), static_cast<std::int64_t>(value_of(c)));
+    };
+    using cert = acme::managed_certificate;
+    per_certificate("atsgate_acme_next_renewal_timestamp_seconds", "When the next order or renewal attempt is due.",
+                    [](const cert& c) { return c.plan.at; });
+    per_certificate("atsgate_acme_consecutive_failures", "Failed attempts in a row (0 = healthy).",
+                    [](const cert& c) { return c.failures; });
+    per_certificate("atsgate_acme_renewal_overdue", "1 when renewal is due and keeps failing.",
+                    [](const cert& c) { return c.plan.overdue ? 1 : 0; });
+    return out;
+}
+
 }  // namespace atsgate::server

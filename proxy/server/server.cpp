@@ -6,6 +6,7 @@
 #include "proxy/downstream/worker_context.hpp"
 #include "proxy/listener/acceptor.hpp"
 #include "proxy/net/asio.hpp"
+#include "proxy/server/acme_support.hpp"
 #include "proxy/server/access_sink.hpp"
 #include "proxy/server/admin.hpp"
 #include "proxy/server/dashboard_view.hpp"
@@ -95,14 +96,16 @@ using json = util::json_writer;
 class server {
 public:
     server(std::string path, std::shared_ptr<const snapshot::snapshot> initial,
-           std::unique_ptr<snapshot::shared_state> health, file_watch::fingerprint loaded)
+           std::unique_ptr<snapshot::shared_state> health, file_watch::fingerprint loaded,
+           std::shared_ptr<acme::challenge_board> board)
         : path_(std::move(path)),
           store_(initial),
           state_(std::move(health)),
           checker_(control_),
           generation_(initial->generation),
           started_(std::time(nullptr)),
-          loaded_at_start_(std::move(loaded)) {}
+          loaded_at_start_(std::move(loaded)),
+          board_(std::move(board)) {}
 
     int run();
 
@@ -119,6 +122,14 @@ private:
     // Reloads and records the outcome (trigger: "SIGHUP" or "admin") for /status and /metrics, so a
     // refused SIGHUP reload is visible without reading the log.
     admin_reply reload(const char* trigger);
+    // Builds `cfg` (with the ACME certificates) and, when it builds and passes the audit, makes it
+    // live (`what` names it in logs and replies: "reload", "acme").
+    admin_reply install(config::config cfg, const std::string& what, std::string report);
+    // The ACME task changed the served certificates: rebuild the live configuration with them.
+    void acme_changed();
+    // [acme]: (re)configures the ACME task from `cfg`; false with `why` when storage or the CA
+    // bundle is unusable.
+    bool configure_acme(const config::config& cfg, std::string& why);
     admin_reply set_weights(std::string_view listener, std::string_view route,
                             const std::vector<std::pair<std::string, std::uint32_t>>& weights);
     process_status process() const;  // what /status and the dashboard say of the process
@@ -186,6 +197,9 @@ private:
     // Re-reads the configuration; `before` gets the content hashes of the files it names before
     // they are read (the configuration's own are already in it).
     admin_reply do_reload(file_watch::fingerprint& before);
+    std::shared_ptr<acme::challenge_board> board_;  // the one the snapshots answer challenges from
+    std::unique_ptr<acme::manager> acme_;           // [acme]: the certificate task (null without)
+    bool acme_rebuild_posted_ = false;
 };
 
 bool server::open_new_listeners(const snapshot::snapshot& snap, std::map<std::string, std::vector<int>>& fds,
@@ -359,6 +373,11 @@ admin_reply server::do_reload(file_watch::fingerprint& before) {
         spdlog::error("reload refused: configuration errors; still serving generation {}\n{}", generation_, report);
         return {409, "text/plain; charset=utf-8", "reload refused: configuration errors\n" + report};
     }
+    std::string acme_why;
+    if (!configure_acme(*loaded.value, acme_why)) {
+        spdlog::error("reload refused: {}; still serving generation {}", acme_why, generation_);
+        return {409, "text/plain; charset=utf-8", "reload refused: " + acme_why + "\n"};
+    }
     const auto old = current();
     if (loaded.value->server.workers != old->cfg.server.workers)
         spdlog::warn("reload: server.workers changes take effect at the next restart");
@@ -372,25 +391,31 @@ admin_reply server::do_reload(file_watch::fingerprint& before) {
         spdlog::warn("reload: the admin endpoint address changes take effect at the next restart");
 
     file_watch::note_before_reading(loaded.value->files, before);  // before build() reads them
-    auto built = snapshot::build(std::move(*loaded.value), static_cast<std::int64_t>(std::time(nullptr)),
-                                 generation_ + 1, *state_);
+    return install(std::move(*loaded.value), "reload", std::move(report));
+}
+
+admin_reply server::install(config::config cfg, const std::string& what, std::string report) {
+    std::vector<std::string> rejected;
+    auto built = build_with_acme(std::move(cfg), acme_.get(), *state_, static_cast<std::int64_t>(std::time(nullptr)),
+                                 generation_ + 1, &rejected);
+    for (const auto& line : rejected) spdlog::error("{}", line);
     for (const auto& d : built.diags) report += d.to_string() + "\n";
     if (!built.value || config::has_errors(built.diags)) {
-        spdlog::error("reload refused: the new configuration cannot be built; still serving generation {}\n{}",
+        spdlog::error("{} refused: the new configuration cannot be built; still serving generation {}\n{}", what,
                       generation_, report);
-        return {409, "text/plain; charset=utf-8", "reload refused: build errors\n" + report};
+        return {409, "text/plain; charset=utf-8", what + " refused: build errors\n" + report};
     }
     if (built.audit.any(tls::status::fail) || built.audit.any(tls::status::unknown)) {
         const std::string text = tls::render_text(built.audit);
-        spdlog::error("reload refused: the new configuration fails the ATS audit; still serving generation {}\n{}",
+        spdlog::error("{} refused: the new configuration fails the ATS audit; still serving generation {}\n{}", what,
                       generation_, text);
-        return {409, "text/plain; charset=utf-8", "reload refused: ATS audit failed\n" + text};
+        return {409, "text/plain; charset=utf-8", what + " refused: ATS audit failed\n" + text};
     }
     std::map<std::string, std::vector<int>> fds;
     std::string why;
     if (!open_new_listeners(*built.value, fds, why)) {
-        spdlog::error("reload refused: {}; still serving generation {}", why, generation_);
-        return {409, "text/plain; charset=utf-8", "reload refused: " + why + "\n"};
+        spdlog::error("{} refused: {}; still serving generation {}", what, why, generation_);
+        return {409, "text/plain; charset=utf-8", what + " refused: " + why + "\n"};
     }
     // Point of no return: publish, then move sockets, settings and health checks along.
     generation_ = built.value->generation;
@@ -409,7 +434,11 @@ admin_reply server::do_reload(file_watch::fingerprint& before) {
     }
     for (const auto& f : built.audit.findings)
         if (f.result == tls::status::warn) spdlog::warn("audit: listener {}: {} {}: {}", f.endpoint, f.id, f.subject, f.evidence);
-    spdlog::info("reloaded {}: generation {} is live", path_, generation_);
+    if (what == "reload")
+        spdlog::info("reloaded {}: generation {} is live", path_, generation_);
+    else
+        spdlog::info("{}: generation {} is live", what, generation_);
+    if (acme_) acme_->kick();  // names may have changed: re-plan at once
     return {200, "text/plain; charset=utf-8", "reloaded: generation " + std::to_string(generation_) + "\n" + report};
 }
 
@@ -420,6 +449,46 @@ std::string server::admin_token_refusal(const config::config& next) const {
     return "[admin] token is empty, but the admin endpoint is bound to " + endpoint_text(*admin_bound_) +
            ", which is not loopback (the admin address changes only at a restart): keep the token, or restart "
            "atsgate to move the endpoint to loopback";
+}
+
+bool server::configure_acme(const config::config& cfg, std::string& why) {
+    if (!cfg.acme) {
+        if (acme_) acme_->stop();
+        acme_.reset();
+        return true;
+    }
+    if (!acme_) {
+        acme::manager::hooks h;
+        h.log = [](int level, const std::string& line) {
+            switch (level) {
+                case 0: spdlog::debug("{}", line); break;
+                case 1: spdlog::info("{}", line); break;
+                case 2: spdlog::warn("{}", line); break;
+                default: spdlog::error("{}", line); break;
+            }
+        };
+        h.audit = [this](const std::string& id, const std::filesystem::path& candidate) {
+            return audit_candidate(current()->cfg, *acme_, id, candidate.string(), *state_,
+                                   static_cast<std::int64_t>(std::time(nullptr)));
+        };
+        h.changed = [this] { acme_changed(); };
+        acme_ = std::make_unique<acme::manager>(control_.get_executor(), std::move(h), board_);
+    }
+    if (!acme_->configure(cfg, why)) return false;
+    acme_->start();
+    return true;
+}
+
+void server::acme_changed() {
+    // Coalesced: several certificates approved in one pass give one rebuild.
+    if (acme_rebuild_posted_ || draining_.load()) return;
+    acme_rebuild_posted_ = true;
+    asio::post(control_, [this] {
+        acme_rebuild_posted_ = false;
+        if (draining_.load()) return;
+        const admin_reply r = install(current()->cfg, "acme", {});
+        if (r.status != 200) spdlog::error("acme: the new certificates could not be installed; the old ones stay live");
+    });
 }
 
 admin_reply server::set_weights(std::string_view listener, std::string_view route,
@@ -454,7 +523,8 @@ process_status server::process() const {
 }
 
 admin_reply server::status() {
-    return {200, "application/json", render_status(*current(), process(), stats_, refusals_.recent()) + "\n"};
+    return {200, "application/json",
+            render_status(*current(), process(), stats_, refusals_.recent(), acme_.get()) + "\n"};
 }
 
 void server::sample_counters() {
@@ -480,7 +550,8 @@ void server::schedule_sampling() {
 
 admin_reply server::dashboard(bool session, unsigned refresh_seconds) {
     sample_counters();
-    dashboard_view v = make_dashboard_view(*current(), process(), reload_history_, stats_, refusals_.recent());
+    dashboard_view v =
+        make_dashboard_view(*current(), process(), reload_history_, stats_, refusals_.recent(), acme_.get());
     v.session = session;
     v.refresh_seconds = refresh_seconds;
     v.minutes = series_.last_hour(v.now);
@@ -596,6 +667,11 @@ void server::start_serving(const std::map<std::string, std::vector<int>>& fds,
     if (admin_)
         asio::co_spawn(control_, admin_loop(*admin_, handlers_), [](std::exception_ptr e) { log_exception(e, "admin"); });
     checker_.reconcile(*initial);
+    if (initial->cfg.acme) {
+        std::string acme_why;
+        if (!configure_acme(initial->cfg, acme_why))
+            spdlog::error("acme: {}: certificates are not ordered or renewed", acme_why);
+    }
     schedule_ticket_rotation();
     schedule_sampling();
 }
@@ -615,6 +691,7 @@ void server::install_admin_handlers() {
         facts.last_reload_ok = !last_reload_ || last_reload_->ok;
         facts.last_good_config = config_loaded_at_;
         text += render_ops_metrics(*current(), facts);
+        text += render_acme_metrics(stats_, acme_.get());
         return admin_reply{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
     };
     handlers_.status = [this] { return status(); };
@@ -736,8 +813,9 @@ std::string watched_config_path(const std::string& config_path) {
 }
 
 int run(std::string config_path, std::shared_ptr<const snapshot::snapshot> initial,
-        std::unique_ptr<snapshot::shared_state> health, file_watch::fingerprint loaded) {
-    server s(std::move(config_path), std::move(initial), std::move(health), std::move(loaded));
+        std::unique_ptr<snapshot::shared_state> health, file_watch::fingerprint loaded,
+        std::shared_ptr<acme::challenge_board> board) {
+    server s(std::move(config_path), std::move(initial), std::move(health), std::move(loaded), std::move(board));
     return s.run();
 }
 

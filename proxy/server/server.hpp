@@ -10,6 +10,7 @@
 // (the caller's) handling signals, reloads, the drain, active health checks and the admin endpoint.
 
 #include "proxy/server/file_watch.hpp"
+#include "proxy/acme/challenge_board.hpp"
 #include "proxy/snapshot/snapshot.hpp"
 
 #include <memory>
@@ -30,9 +31,12 @@ void set_log_level(config::log_level level);
 
 // `loaded`: the content hashes of the configuration and the files it names, taken before they
 // were read for `initial` (file_watch::note_before_reading): server.watch's baseline, so that a
-// file replaced while atsgate was starting is still picked up.
+// file replaced while atsgate was starting is still picked up. `board`: where the ACME task
+// publishes challenges (the one `initial` was built with; see acme_support.hpp), null without
+// [acme].
 int run(std::string config_path, std::shared_ptr<const snapshot::snapshot> initial,
-        std::unique_ptr<snapshot::shared_state> health, file_watch::fingerprint loaded = {});
+        std::unique_ptr<snapshot::shared_state> health, file_watch::fingerprint loaded = {},
+        std::shared_ptr<acme::challenge_board> board = nullptr);
 
 // The configuration file as server.watch names it (absolute, normalised).
 std::string watched_config_path(const std::string& config_path);

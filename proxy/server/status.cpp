@@ -157,6 +157,43 @@ void handshakes(json& j, const workers& ws, const std::vector<tls::refused_hands
              [](std::size_t f) { return tls::to_string(static_cast<tls::handshake_failure>(f)); });
     by_index(j, "handshake_timeouts", ws, 0, &stats::handshake_timeouts,
              [](std::size_t p) { return downstream::handshake_wait_names[p]; });
+}
+
+// The ACME certificates: state, expiry, next attempt and why, failures, audit refusals, counts.
+void acme_certificates(json& j, const snapshot::snapshot& snap, const acme::manager* m, std::int64_t now) {
+    j.key("acme");
+    if (m == nullptr) {
+        j.null();
+        return;
+    }
+    j.open('{').key("directory").str(snap.cfg.acme ? snap.cfg.acme->directory : std::string{});
+    j.key("renewal_info").boolean(!m->renewal_info_url().empty());
+    j.key("certificates").open('[');
+    for (const auto& c : m->certificates()) {
+        j.open('{').key("id").str(c.id).key("key_type").str(acme::to_string(c.type));
+        j.key("names").open('[');
+        for (const auto& n : c.names) j.str(n);
+        j.close(']');
+        j.key("state").str(acme::state_of(c));
+        if (c.not_after) j.key("not_after").num(*c.not_after).key("days_left").num((*c.not_after - now) / 86400);
+        j.key("next_attempt").num(c.plan.at).key("reason").str(acme::to_string(c.plan.reason));
+        j.key("overdue").boolean(c.plan.overdue);
+        j.key("failures").num(num(c.failures));
+        j.key("last_error").str(c.last_error);
+        j.key("waiting_for").str(c.waiting_for);
+        j.key("rejected").open('[');
+        for (const auto& r : c.rejected) j.str(r);
+        j.close(']');
+        j.key("orders").open('{').key("ok").num(num(c.orders_ok));
+        j.key("failed").num(num(c.orders_failed)).close('}');
+        j.key("renewals").open('{').key("ok").num(num(c.renewals_ok));
+        j.key("failed").num(num(c.renewals_failed)).close('}');
+        j.close('}');
+    }
+    j.close(']').close('}');
+}
+
+void totals(json& j, const workers& ws) {
     std::uint64_t requests = 0, active = 0, completed = 0;
     for (const stats* s : ws) {
         requests += stats::get(s->requests);
@@ -171,7 +208,7 @@ void handshakes(json& j, const workers& ws, const std::vector<tls::refused_hands
 }  // namespace
 
 std::string render_status(const snapshot::snapshot& snap, const process_status& p, const workers& ws,
-                          const std::vector<tls::refused_handshake>& recent_refusals) {
+                          const std::vector<tls::refused_handshake>& recent_refusals, const acme::manager* acme) {
     json j;
     j.open('{');
     process(j, snap, p);
@@ -180,6 +217,8 @@ std::string render_status(const snapshot::snapshot& snap, const process_status& 
     j.close(']');
     upstreams(j, snap, p.mono);
     handshakes(j, ws, recent_refusals);
+    acme_certificates(j, snap, acme, p.now);
+    totals(j, ws);
     j.close('}');
     return j.take();
 }

@@ -3,6 +3,7 @@
 // members and their health), the process (generation, uptime, workers, drain, reloads) and the
 // workers' handshake counters, as one JSON object. The README's /status section names its fields.
 
+#include "proxy/acme/manager.hpp"
 #include "proxy/downstream/stats.hpp"
 #include "proxy/snapshot/snapshot.hpp"
 #include "tls/fleet.hpp"
@@ -36,8 +37,10 @@ struct process_status {
 };
 
 // The JSON text (no trailing newline). Reads atomics (counters, member health); control thread.
+// `acme`: the ACME certificate task ([acme] configured), or null ("acme": null).
 std::string render_status(const snapshot::snapshot& snap, const process_status& process,
                           const std::vector<const downstream::stats*>& workers,
-                          const std::vector<tls::refused_handshake>& recent_refusals);
+                          const std::vector<tls::refused_handshake>& recent_refusals,
+                          const acme::manager* acme = nullptr);
 
 }  // namespace atsgate::server

@@ -95,7 +95,11 @@ void build_listener_tls(const config::listener& l, listener_runtime& rt, shared_
     }
     rt.tickets = keys;
     rt.fleet = state.fleet(l.name);
-    tls::listener_tls built = tls::build_listener_tls(l, b.out.diags, keys.get());
+    const bool has_acme = std::any_of(l.certificates.begin(), l.certificates.end(),
+                                      [](const config::certificate& c) { return c.acme; });
+    tls::listener_acme acme{has_acme ? state.acme_challenges : nullptr};
+    tls::listener_tls built = tls::build_listener_tls(l, b.out.diags, keys.get(), &acme);
+    rt.acme_pending = built.pending_names;
     for (auto& f : built.facts) {
         if (f.chain && !f.chain->served.empty()) {
             const auto& leaf = f.chain->served.front();
@@ -128,6 +132,7 @@ listener_runtime build_listener(const config::config& cfg, const config::listene
         f.plaintext = true;
         f.scep_exempt = true;
         b.facts.push_back(std::move(f));
+        rt.http01 = state.acme_http01;
     } else {
         build_listener_tls(l, rt, state, b);
     }

@@ -23,6 +23,9 @@
 #include "tls/ticket_keys.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +53,10 @@ struct listener_runtime {
     // What this listener's clients offer (fleet insight). Kept across reloads by listener name
     // (shared_state::fleet), so the counts run from start; shared by every worker (atomics).
     std::shared_ptr<tls::fleet_counters> fleet;
+    // ACME: names whose certificate is not issued yet (refused with certificate_pending), and on
+    // plaintext listeners the HTTP-01 key authorization by token (empty: not answered here).
+    std::vector<std::string> acme_pending;
+    std::function<std::optional<std::string>(std::string_view token)> http01;
 };
 
 struct member_runtime {
@@ -95,6 +102,12 @@ public:
     // The fleet counters of the listener named `name`, created on first use and kept for the
     // process's life (a listener removed and added again continues its counts).
     std::shared_ptr<tls::fleet_counters> fleet(const std::string& name);
+
+    // ACME challenge answers, set by the server when [acme] is configured: TLS-ALPN-01 certificates
+    // for the https listeners with ACME certificates, HTTP-01 key authorizations for the plaintext
+    // listeners. Both are called from worker threads during handshakes and requests.
+    std::shared_ptr<const tls::acme_challenges> acme_challenges;
+    std::function<std::optional<std::string>(std::string_view token)> acme_http01;
 
 private:
     std::map<std::string, std::weak_ptr<upstream::member_health>> health_;

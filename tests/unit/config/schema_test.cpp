@@ -93,6 +93,7 @@ TEST_CASE("config schema: every key is in the README's configuration reference u
         {"[[upstream]]", schema::upstream_key_names, {"[[upstream]]"}},
         {"members", schema::member_key_names, {"[[upstream]]"}},
         {"[admin]", schema::admin_key_names, {"[admin]"}},
+        {"[acme]", schema::acme_key_names, {"[acme]"}},
     };
     for (const auto& t : tables) {
         for (const auto k : t.keys) {

@@ -182,3 +182,45 @@ TEST_CASE("dashboard: every refusal reason has its own explanation", "[dashboard
         CHECK(std::string(explain_reason(r)) != fallback);
     }
 }
+
+TEST_CASE("dashboard: ACME certificates with their state, next attempt and refusals", "[dashboard]") {
+    auto v = hostile_view();
+    CHECK(render_dashboard(v).find("id=\"acme\"") == std::string::npos);  // no [acme]: no section
+    dashboard_view::acme_certificate ok;
+    ok.id = "mdm.example.com.ecdsa-p256";
+    ok.names = {"mdm.example.com"};
+    ok.state = "valid";
+    ok.not_after = now + 60 * 86400;
+    ok.next_attempt = now + 30 * 86400;
+    ok.reason = "two_thirds";
+    dashboard_view::acme_certificate failing = ok;
+    failing.id = "enroll.example.com.rsa-2048";
+    failing.state = "failing";
+    failing.failures = 3;
+    failing.overdue = true;
+    failing.reason = "backoff";
+    failing.last_error = "connect: Connection refused <script>alert(6)</script>";
+    dashboard_view::acme_certificate pending;
+    pending.id = "new.example.com.ecdsa-p256";
+    pending.names = {"new.example.com"};
+    pending.state = "pending";
+    pending.next_attempt = now + 60;
+    pending.reason = "backoff";
+    pending.failures = 1;
+    pending.rejected = {"cert.lifetime FAIL: lifetime 1826 days <b>"};
+    v.acme = {ok, failing, pending};
+    const std::string page = render_dashboard(v);
+    const std::string section = between(page, "<section id=\"acme\">", "</section>");
+    CHECK(section.find("data-acme=\"mdm.example.com.ecdsa-p256\"") != std::string::npos);
+    CHECK(section.find(tls::html::badge("pass", "valid")) != std::string::npos);
+    CHECK(section.find(tls::html::badge("fail", "renewal overdue")) != std::string::npos);
+    CHECK(section.find("3 failed in a row") != std::string::npos);
+    CHECK(section.find(tls::html::badge("warn", "pending")) != std::string::npos);
+    CHECK(section.find("none served") != std::string::npos);
+    CHECK(section.find(tls::html::utc_date(now + 60 * 86400)) != std::string::npos);
+    CHECK(section.find(tls::html::utc_time(now + 30 * 86400) + " <span class=\"muted\">(two_thirds)</span>") !=
+          std::string::npos);
+    CHECK(section.find("cert.lifetime FAIL: lifetime 1826 days &lt;b&gt;") != std::string::npos);
+    CHECK(section.find("&lt;script&gt;alert(6)&lt;/script&gt;") != std::string::npos);
+    CHECK(page.find("<script>alert(6)") == std::string::npos);
+}

@@ -126,6 +126,7 @@ TEST_CASE("gate: refusal and failure names are stable", "[unit][gate]") {
     CHECK(tls::to_string(refusal::no_application_protocol) == "no_application_protocol");
     CHECK(tls::to_string(refusal::no_client_certificate) == "no_client_certificate");
     CHECK(tls::to_string(refusal::bad_client_certificate) == "bad_client_certificate");
+    CHECK(tls::to_string(refusal::certificate_pending) == "certificate_pending");
     CHECK(tls::to_string(tls::handshake_failure::client_alert) == "client_alert");
     CHECK(tls::to_string(tls::handshake_failure::protocol_error) == "protocol_error");
     CHECK(tls::to_string(tls::handshake_failure::client_closed) == "client_closed");
