@@ -1,8 +1,9 @@
 #pragma once
 // proxy/acme/: the ACME client (RFC 8555; TLS-ALPN-01 RFC 8737, HTTP-01, ARI RFC 9773): the
 // pure parts (JWS signing with the account key, CSR, challenge certificates and board, the
-// order_flow state machine, renewal timing, storage of issued certificates) and this Asio
-// transport. May use: tls, net, http (the response parser), util, Boost.JSON. No spdlog: it
+// order_flow state machine, renewal timing, storage of issued certificates), this Asio
+// transport and the certificate task (manager.hpp: orders, renews, backs off; the audit and the
+// rebuild are the server's hooks). May use: tls, net, http (the response parser), util, Boost.JSON. No spdlog: it
 // returns the lines to log.
 //
 // The ACME client's transport: HTTPS requests to the CA with Asio coroutines over net::tls_stream

@@ -2,8 +2,9 @@
 // proxy/server/: the process: workers and their threads, signals, reloads and the drain
 // (server.cpp), the admin endpoint and its pages (admin.cpp, dashboard.cpp, admin_session.cpp),
 // /metrics (metrics.cpp, ops_metrics.cpp, prometheus.hpp), log formats and sinks, the file watch
-// and sd_notify. May use every layer below it (listener, downstream, cluster, snapshot, http, net,
-// tls, config, util) and spdlog. Used by cli.
+// and sd_notify, and how the ACME certificates join the snapshots (acme_support.cpp). May use every
+// layer below it (listener, downstream, cluster, snapshot, acme, http, net, tls, config, util) and
+// spdlog. Used by cli.
 //
 // The process's data plane and its control: one io_context and thread per worker, each with its
 // own acceptors (SO_REUSEPORT), upstream pools, counters and access-log buffer; a control thread
