@@ -17,6 +17,7 @@ backend. Endpoints:
   GET  /redirect?to=URL      302 with Location: URL
   GET  /slow?ms=N            waits N ms, then 200 "slow"
   GET  /close                HTTP/1.0-style body delimited by closing the connection
+  ANY  /hangup               reads the request, then closes the connection without answering
   GET  /status/N             empty response with status N
   GET/POST /scep?operation=OP SCEP stand-in: GetCACaps -> capabilities (text/plain); any other
                              operation -> the request head as JSON, like /headers
@@ -217,6 +218,9 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"closed-delimited body\n")
             self.close_connection = True
+            return None
+        if path == "/hangup":
+            self.close_connection = True  # not one byte of a response
             return None
         if path.startswith("/status/"):
             return self.reply(int(path[len("/status/"):]), b"")

@@ -108,6 +108,11 @@ net::awaitable<exchange_result> upstream_exchange::run(bool complete) {
             spdlog::debug("upstream {}: pooled connection was stale, retrying once", member.target->id);
             continue;
         }
+        // Logged here, after the retry decision: a pooled connection that the backend closed just as
+        // the request left (the keep-alive race) and that the retry recovered is no operator's concern.
+        if (d.closed_unanswered)
+            spdlog::warn("upstream {} closed the connection before sending a response to {} {}", ucfg_.name,
+                         h_.method, h_.target);
         rq_.upstream_ms = std::chrono::duration<double, std::milli>(clock::now() - sent_at).count();
 
         // 5. What the connection does next.
@@ -355,6 +360,7 @@ net::awaitable<download_result> upstream_exchange::download(upstream::lease& up)
     bool committed = false;  // the client response head is in to_client (or already sent)
 
     bool need_input = true;  // after a body/head event the parser must be fed again, even empty
+    bool eof = false;        // the upstream closed; r comes from rp.finish()
     for (;;) {
         http::response_parser::result r;
         if (need_input) {
@@ -373,6 +379,7 @@ net::awaitable<download_result> upstream_exchange::download(upstream::lease& up)
             rq_.response_wait = nullptr;
             // A legacy backend closing TLS without close_notify ends a close-delimited body like a FIN.
             if (ec == asio::error::eof || ec == net::errc::truncated) {
+                eof = true;
                 r = rp.finish();
             } else if (ec) {
                 if (wait.fired() == phase::upstream_response) {
@@ -425,8 +432,12 @@ net::awaitable<download_result> upstream_exchange::download(upstream::lease& up)
                 d.upstream_reusable = rp.head().keep_alive && in.empty();
                 co_return end_download(d);
             case http::parse_event::error:
-                spdlog::warn("upstream {} sent a bad response to {} {}: {} ({})", ucfg_.name, h_.method, h_.target,
-                             http::make_error_code(rp.error()).message(), rp.error_reason());
+                // started() counts bytes the parser consumed, so at EOF it is false exactly when not one
+                // byte of a response arrived: nothing malformed, the connection just closed (run() logs it).
+                d.closed_unanswered = eof && !rp.started();
+                if (!d.closed_unanswered)
+                    spdlog::warn("upstream {} sent a bad response to {} {}: {} ({})", ucfg_.name, h_.method,
+                                 h_.target, http::make_error_code(rp.error()).message(), rp.error_reason());
                 d.fail = rp.started() ? failure::bad_response : failure::upstream_io;
                 d.retryable = !rp.started() && !d.head_flushed;
                 if (!d.head_flushed) rq_.to_client.clear();

@@ -377,6 +377,60 @@ TEST_CASE("http: a backend that is down gives 502", "[integration][http]") {
     CHECK(px.counter("atsgate_handshakes_total") == 2);
 }
 
+TEST_CASE("http: a backend that closes without answering gives 502 and a log line that says so",
+          "[integration][http]") {
+    // The backend accepts, reads the request and closes without one byte of a response. The log
+    // said "sent a bad response ... malformed response from upstream": nothing was malformed.
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto cfg = env.default_config(be.url());
+    cfg.upstream_extra = "warm = 0";  // no connection opened in advance: the first request's is fresh
+    proxy px(env, cfg);
+    const std::string said = "upstream legacy closed the connection before sending a response to GET /hangup";
+    auto count = [](const std::string& text, const std::string& needle) {
+        std::size_t n = 0;
+        for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+        return n;
+    };
+    const auto hangup = "GET /hangup HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+    SECTION("on a fresh upstream connection: 502, no retry") {
+        tls_client c;
+        REQUIRE(c.connect(px.port()).ok);
+        const auto r = c.request(hangup);
+        INFO(r.data);
+        CHECK(status_of(r.data) == 502);
+        CHECK(poll_until([&] { return px.proc().stderr_text().find(said) != std::string::npos; }, 5000ms));
+        const auto log = px.proc().stderr_text();
+        INFO(log);
+        CHECK(log.find(" warning " + said + "\n") != std::string::npos);
+        CHECK(log.find("bad response") == std::string::npos);
+        CHECK(px.counter("atsgate_upstream_bad_responses_total") == 0);
+        CHECK(px.counter("atsgate_upstream_retries_total") == 0);
+        CHECK(count(join(be.request_lines(), "\n"), "GET /hangup") == 1);
+    }
+    SECTION("on a pooled keep-alive connection: retried once on a fresh one (idempotent), then 502") {
+        // The backend may have closed a pooled connection just as the request left (the keep-alive
+        // race): an idempotent request that got nothing back is sent once more on a new connection,
+        // as nginx and HAProxy do. This backend closes that one too, so the client gets 502.
+        tls_client c;
+        REQUIRE(c.connect(px.port()).ok);
+        REQUIRE(status_of(c.request("GET /status/204 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").data) == 204);
+        const auto r = c.request(hangup);
+        INFO(r.data);
+        CHECK(status_of(r.data) == 502);
+        CHECK(px.wait_for_counter("atsgate_upstream_retries_total", 1) == 1);
+        CHECK(px.counter("atsgate_upstream_reuses_total") == 1);
+        CHECK(count(join(be.request_lines(), "\n"), "GET /hangup") == 2);
+        CHECK(poll_until([&] { return px.proc().stderr_text().find(said) != std::string::npos; }, 5000ms));
+        const auto log = px.proc().stderr_text();
+        INFO(log);
+        CHECK(count(log, said) == 1);  // the retried attempt is not an operator's concern
+        CHECK(log.find("bad response") == std::string::npos);
+    }
+}
+
 TEST_CASE("http: a backend slower than response_timeout gives 504", "[integration][http]") {
     ATSGATE_SKIP_UNLESS_TOOLS("curl", "python3");
     test_env env;

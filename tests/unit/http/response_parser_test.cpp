@@ -236,6 +236,37 @@ TEST_CASE("response_parser: event contract", "[http][response]") {
         REQUIRE(p.finish().event == parse_event::error);
         REQUIRE(p.started());
     }
+
+    SECTION("finish() on a connection closed with zero bytes says nothing was sent") {
+        // The upstream exchange tells "closed without a response" (logged as such, retryable on a
+        // pooled connection) from a truncated response by started(): empty feeds (the exchange
+        // feeds the parser again after every event) and a previous exchange on the same parser
+        // (a keep-alive connection) must not count as a started response.
+        const auto closed_with_nothing = [&] {
+            REQUIRE(p.feed({}).event == parse_event::need_more);
+            REQUIRE(p.feed({}).event == parse_event::need_more);
+            REQUIRE_FALSE(p.started());
+            const auto r = p.finish();
+            REQUIRE(r.event == parse_event::error);
+            REQUIRE(r.consumed == 0);
+            REQUIRE_FALSE(p.started());
+            REQUIRE(p.error() == errc::bad_response);
+            REQUIRE(std::string_view(p.error_reason()) == "upstream closed without sending a response");
+        };
+        p.reset("GET");
+        closed_with_nothing();
+        p.reset("GET");  // a completed exchange first, then the next one gets nothing
+        REQUIRE(p.feed(std::string_view("HTTP/1.1 204 No Content\r\n\r\n")).event == parse_event::head_done);
+        REQUIRE(p.feed({}).event == parse_event::message_done);
+        p.reset("GET");
+        closed_with_nothing();
+        // One byte makes it a truncated response.
+        p.reset("GET");
+        REQUIRE(p.feed(std::string_view("H")).event == parse_event::need_more);
+        REQUIRE(p.finish().event == parse_event::error);
+        REQUIRE(p.started());
+        REQUIRE(std::string_view(p.error_reason()) == "upstream closed before the response was complete");
+    }
 }
 
 TEST_CASE("response_parser: mutated corpus gives the same outcome at any split", "[http][response][fuzz]") {
