@@ -4,10 +4,10 @@
 // access log records what a codec refusal wrote. Asserted through /metrics and the clients' alerts.
 
 #include "tests/integration/fixture.hpp"
+#include "tests/support/mem_tls.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -92,19 +92,7 @@ private:
 std::string client_hello() {
     auto ctx = ossl::own(SSL_CTX_new(TLS_client_method()));
     REQUIRE(ctx);
-    auto ssl = ossl::own(SSL_new(ctx.get()));
-    REQUIRE(ssl);
-    BIO* in = BIO_new(BIO_s_mem());
-    BIO* out = BIO_new(BIO_s_mem());
-    REQUIRE((in != nullptr && out != nullptr));
-    SSL_set_bio(ssl.get(), in, out);  // takes both
-    SSL_set_tlsext_host_name(ssl.get(), "localhost");
-    REQUIRE(SSL_connect(ssl.get()) == -1);  // wants the ServerHello
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(out, &data);
-    REQUIRE(len > 0);
-    ERR_clear_error();
-    return std::string(data, static_cast<std::size_t>(len));
+    return test::client_hello(*ctx);
 }
 
 // Every handshake-outcome series of /metrics, for comparisons and for printing.

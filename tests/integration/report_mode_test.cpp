@@ -6,11 +6,11 @@
 // the dashboard list the would-refuse clients with their reasons; fleet counters per listener.
 
 #include "tests/integration/fixture.hpp"
+#include "tests/support/mem_tls.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -94,19 +94,7 @@ std::string hello_offering_mlkem(bool tls12_no_ems) {
         SSL_CTX_set_options(ctx.get(), SSL_OP_NO_EXTENDED_MASTER_SECRET);
     }
     REQUIRE(SSL_CTX_set1_groups_list(ctx.get(), "X25519:P-256:X448") == 1);
-    auto ssl = ossl::own(SSL_new(ctx.get()));
-    REQUIRE(ssl);
-    BIO* in = BIO_new(BIO_s_mem());
-    BIO* out = BIO_new(BIO_s_mem());
-    REQUIRE((in != nullptr && out != nullptr));
-    SSL_set_bio(ssl.get(), in, out);  // takes both
-    SSL_set_tlsext_host_name(ssl.get(), "localhost");
-    REQUIRE(SSL_connect(ssl.get()) == -1);  // wants the ServerHello
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(out, &data);
-    REQUIRE(len > 0);
-    ERR_clear_error();
-    std::string h(data, static_cast<std::size_t>(len));
+    std::string h = test::client_hello(*ctx);
     // record(5) handshake(4) legacy_version(2) random(32) session_id suites compression extensions
     auto u8 = [&](std::size_t i) { return static_cast<std::uint8_t>(h.at(i)); };
     auto u16 = [&](std::size_t i) { return static_cast<std::size_t>(u8(i) << 8 | u8(i + 1)); };

@@ -69,6 +69,17 @@ std::string first_arrival(tls_client& c, const std::string& request) {
     return buf;
 }
 
+// Offers `session` on a new connection (options `o` otherwise): the handshake must resume it, and
+// the resumed connection serves a check-in.
+void check_resumes(tls_client_options o, std::uint16_t port, const ossl::ptr<SSL_SESSION>& session) {
+    REQUIRE(session);
+    o.session = session.get();
+    tls_client again(o);
+    REQUIRE(again.connect(port).ok);
+    CHECK(again.reused());
+    CHECK(status_of(again.request(checkin_request).data) == 200);
+}
+
 config_spec tickets_config(const test_env& env, const backend& be, int tls13_tickets) {
     auto c = env.default_config(be.url());
     c.listeners[0].extra += "tls13_tickets = " + std::to_string(tls13_tickets) + "\n";
@@ -145,12 +156,7 @@ TEST_CASE("tls tickets: a TLS 1.3 client that sends no request gets its tickets 
         CHECK(tickets_seen == 1);
         session = c.session();
     }
-    REQUIRE(session);
-    o.session = session.get();
-    tls_client again(o);
-    REQUIRE(again.connect(px.port()).ok);
-    CHECK(again.reused());
-    CHECK(status_of(again.request(checkin_request).data) == 200);
+    check_resumes(o, px.port(), session);
 }
 
 TEST_CASE("tls tickets: TLS 1.2 tickets resume, and a resumption without EMS is refused with no_ems",
@@ -172,17 +178,11 @@ TEST_CASE("tls tickets: TLS 1.2 tickets resume, and a resumption without EMS is 
         REQUIRE(status_of(first.request(checkin_request).data) == 200);
         session = first.session();
     }
-    REQUIRE(session);
-    {
-        o.session = session.get();
-        tls_client again(o);
-        REQUIRE(again.connect(px.port()).ok);
-        CHECK(again.reused());
-        CHECK(status_of(again.request(checkin_request).data) == 200);
-    }
+    check_resumes(o, px.port(), session);
     // The same session offered by a client that leaves out EMS: refused at the ClientHello.
     const auto series = refused_series("no_ems");
     const auto before = px.counter(series);
+    o.session = session.get();
     o.no_ems = true;
     tls_client no_ems(o);
     const auto hs = no_ems.connect(px.port());

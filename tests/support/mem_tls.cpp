@@ -97,4 +97,25 @@ handshake_outcome run_handshake(SSL_CTX& client_ctx, SSL_CTX& server_ctx, SSL_SE
     return out;
 }
 
+std::string client_hello(SSL_CTX& client_ctx, const char* sni) {
+    ERR_clear_error();
+    auto ssl = ossl::own(SSL_new(&client_ctx));
+    if (!ssl) throw std::runtime_error("SSL_new: " + ossl::drain_errors());
+    auto in = ossl::own(BIO_new(BIO_s_mem()));
+    auto out = ossl::own(BIO_new(BIO_s_mem()));
+    if (!in || !out) throw std::runtime_error("BIO_new: " + ossl::drain_errors());
+    BIO* const written = out.get();
+    SSL_set_bio(ssl.get(), in.release(), out.release());  // takes both
+    if (sni != nullptr && SSL_set_tlsext_host_name(ssl.get(), sni) != 1)
+        throw std::runtime_error("SSL_set_tlsext_host_name: " + ossl::drain_errors());
+    const int r = SSL_connect(ssl.get());
+    if (r != -1 || SSL_get_error(ssl.get(), r) != SSL_ERROR_WANT_READ)  // it waits for the ServerHello
+        throw std::runtime_error("SSL_connect did not stop for the ServerHello: " + ossl::drain_errors());
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(written, &data);
+    if (len <= 0) throw std::runtime_error("the client wrote no ClientHello");
+    ERR_clear_error();
+    return std::string(data, static_cast<std::size_t>(len));
+}
+
 }  // namespace atsgate::test

@@ -1,11 +1,13 @@
 #pragma once
 // In-memory TLS handshakes: a client SSL and a server SSL connected by a BIO pair, driven in one
 // thread until both finish or one fails. Used by unit tests (handshake gate, server context) and by
-// bench/bench_handshake.cpp, so both exercise the real server context without sockets.
+// bench/bench_handshake.cpp, so both exercise the real server context without sockets. Also the
+// ClientHello a client context writes, for tests that send one by hand.
 
 #include "tls/ossl.hpp"
 
 #include <functional>
+#include <stdexcept>
 #include <string>
 
 namespace atsgate::test {
@@ -33,5 +35,11 @@ handshake_outcome run_handshake(SSL_CTX& client_ctx, SSL_CTX& server_ctx, SSL_SE
                                 ossl::ptr<SSL_SESSION>* out_session = nullptr, const char* sni = "localhost",
                                 const std::function<void(SSL& server)>& prepare_server = {},
                                 const std::function<void(SSL& server)>& inspect_server = {});
+
+// The bytes of the first flight (the ClientHello) a client made from `client_ctx` writes, with SNI
+// `sni` (none when null), captured through memory BIOs: for tests that send a real ClientHello
+// over a raw socket, or rewrite one. Throws std::runtime_error (with OpenSSL's error queue) if
+// the client does not stop to wait for the ServerHello with its ClientHello written.
+std::string client_hello(SSL_CTX& client_ctx, const char* sni = "localhost");
 
 }  // namespace atsgate::test
