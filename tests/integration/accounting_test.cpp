@@ -32,61 +32,6 @@ constexpr int alert_no_application_protocol = 120;
 
 const std::string enroll_request = "GET /mdm/enroll HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
 
-// A plain TCP connection to 127.0.0.1 for what no TLS client does on purpose: stay silent, stop
-// after its ClientHello, send garbage. Closed on scope exit.
-class raw_tcp {
-public:
-    explicit raw_tcp(std::uint16_t port) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd_ < 0) throw std::runtime_error("socket failed");
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
-            throw std::runtime_error("connect to " + std::to_string(port) + " failed: " + std::to_string(errno));
-    }
-    ~raw_tcp() { close(); }
-    raw_tcp(const raw_tcp&) = delete;
-    raw_tcp& operator=(const raw_tcp&) = delete;
-
-    void send(std::string_view bytes) {
-        while (!bytes.empty()) {
-            const auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-            if (n <= 0) throw std::runtime_error("send failed");
-            bytes.remove_prefix(static_cast<std::size_t>(n));
-        }
-    }
-    void close() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-    // True once at least one byte arrived within scaled(within) (e.g. the server's answer to a ClientHello).
-    bool received_some(milliseconds within = 5000ms) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(scaled(within).count())) != 1) return false;
-        char buf[4096];
-        return ::recv(fd_, buf, sizeof buf, 0) > 0;
-    }
-    // Reads (and discards) until the server closes (EOF or reset) or scaled(within) passes.
-    bool closed_by_server(milliseconds within = 5000ms) {
-        const auto deadline = deadline_after(within);
-        char buf[4096];
-        for (int guard = 0; guard < 100000; ++guard) {
-            pollfd p{fd_, POLLIN, 0};
-            const auto left = remaining(deadline);
-            if (left <= 0ms) return false;
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-            const auto n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0) return true;
-        }
-        return false;
-    }
-
-private:
-    int fd_ = -1;
-};
-
 // The bytes of a real TLS 1.3/1.2 ClientHello (OpenSSL's default client, SNI localhost, EMS) as an
 // in-memory client writes them.
 std::string client_hello() {

@@ -813,6 +813,46 @@ std::string http_request(std::uint16_t port, std::string_view method, std::strin
     return http_exchange(port, req, timeout);
 }
 
+raw_tcp::raw_tcp(std::uint16_t port) {
+    fd_ = tcp_connect(port, deadline_after(5s));
+    if (fd_ < 0) throw std::runtime_error("connect to " + std::to_string(port) + " failed: " + std::strerror(errno));
+}
+
+raw_tcp::~raw_tcp() { close(); }
+
+void raw_tcp::send(std::string_view bytes) {
+    while (!bytes.empty()) {
+        const auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n <= 0) throw std::runtime_error("send failed");
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+void raw_tcp::close() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+bool raw_tcp::received_some(milliseconds within) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, poll_ms(scaled(within))) != 1) return false;
+    char buf[4096];
+    return ::recv(fd_, buf, sizeof buf, 0) > 0;
+}
+
+bool raw_tcp::closed_by_server(milliseconds within) {
+    const auto deadline = deadline_after(within);
+    char buf[4096];
+    for (int guard = 0; guard < 100000; ++guard) {
+        const auto left = remaining(deadline);
+        if (left <= 0ms) return false;
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, poll_ms(left)) <= 0) return false;
+        if (::recv(fd_, buf, sizeof buf, 0) <= 0) return true;
+    }
+    return false;
+}
+
 std::string http_exchange(std::uint16_t port, std::string_view req, milliseconds timeout) {
     const auto deadline = deadline_after(timeout);
     fd_guard s{tcp_connect(port, deadline)};

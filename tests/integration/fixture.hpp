@@ -358,6 +358,29 @@ std::string http_request(std::uint16_t port, std::string_view method, std::strin
 // Sends `request` exactly as given (head and body) and reads until the server closes.
 std::string http_exchange(std::uint16_t port, std::string_view request, milliseconds timeout = milliseconds(5000));
 
+// A plain TCP connection to 127.0.0.1:port for what no real client does on purpose: stay silent,
+// stop after a ClientHello, send garbage. Sends nothing unless asked. Closed on scope exit.
+class raw_tcp {
+public:
+    // Connects (within scaled 5 s). Throws std::runtime_error.
+    explicit raw_tcp(std::uint16_t port);
+    ~raw_tcp();
+    raw_tcp(const raw_tcp&) = delete;
+    raw_tcp& operator=(const raw_tcp&) = delete;
+
+    // Sends all of `bytes`. Throws std::runtime_error.
+    void send(std::string_view bytes);
+    void close() noexcept;
+    // True once at least one byte arrived within scaled(within) (e.g. the server's answer to a ClientHello).
+    bool received_some(milliseconds within = milliseconds(5000));
+    // Reads (and discards) until the server closes (EOF or reset): true, or false if the
+    // connection is still open after scaled(within).
+    bool closed_by_server(milliseconds within = milliseconds(5000));
+
+private:
+    int fd_ = -1;
+};
+
 // ---- command-line clients ----------------------------------------------------------------------
 
 // curl -sS --cacert ROOT --max-time T ARGS... (T from `opts.timeout`).

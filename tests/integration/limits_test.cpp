@@ -24,38 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A plain TCP connection to 127.0.0.1:port that sends nothing unless asked. Closed on scope exit.
-class raw_tcp {
-public:
-    explicit raw_tcp(std::uint16_t port) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd_ < 0) throw std::runtime_error("socket failed");
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
-            throw std::runtime_error("connect failed: " + std::to_string(errno));
-    }
-    ~raw_tcp() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    raw_tcp(const raw_tcp&) = delete;
-    raw_tcp& operator=(const raw_tcp&) = delete;
-
-    // True if the server closed the connection (EOF or reset) within scaled(within); false if it
-    // is still open then.
-    bool closed_by_server(milliseconds within) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(scaled(within).count())) != 1) return false;
-        char b;
-        return ::recv(fd_, &b, 1, 0) <= 0;
-    }
-
-private:
-    int fd_ = -1;
-};
-
 const std::string enroll_request = "GET /mdm/enroll HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
 // Polls until atsgate_connections_active == n (or the deadline); returns the last value.
