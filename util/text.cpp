@@ -1,5 +1,7 @@
 #include "util/text.hpp"
 
+#include <algorithm>
+
 namespace atsgate::util {
 
 std::size_t utf8_length(std::string_view s, std::size_t i) {
@@ -21,6 +23,32 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
         return 4;
     }
     return 0;
+}
+
+std::string log_safe(std::string_view s, std::size_t max_bytes) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(std::min(s.size(), max_bytes) + 16);
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const std::size_t n = utf8_length(s, i);
+        if (i + std::max<std::size_t>(n, 1) > max_bytes) break;
+        if (n == 0 || c < 0x20 || c == 0x7F) {
+            out += "\\x";
+            out += digits[c >> 4];
+            out += digits[c & 15];
+            ++i;
+        } else if (c == '\\') {
+            out += "\\\\";
+            ++i;
+        } else {
+            out.append(s.substr(i, n));
+            i += n;
+        }
+    }
+    if (i < s.size()) out += "...(" + std::to_string(s.size() - i) + " more bytes)";
+    return out;
 }
 
 }  // namespace atsgate::util

@@ -1,6 +1,7 @@
 #include "proxy/acme/certificate_request.hpp"
 
 #include "proxy/acme/base64url.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -79,6 +80,107 @@ std::vector<ossl::ptr<X509>> parse_pem_chain(std::string_view pem, std::string& 
     ossl::drain_errors();
     if (out.empty()) err = "no certificate in the PEM text";
     return out;
+}
+
+std::string verify_issued_chain(std::string_view pem, const std::vector<std::string>& names, EVP_PKEY& key,
+                                std::string& err) {
+    constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
+    constexpr std::string_view end = "-----END CERTIFICATE-----";
+    constexpr std::size_t max_certificates = 10;
+    auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    std::vector<ossl::ptr<X509>> chain;
+    std::size_t i = 0;
+    while (true) {
+        while (i < pem.size() && is_space(pem[i])) ++i;
+        if (i == pem.size()) break;
+        if (pem.substr(i, begin.size()) != begin) {
+            err = "the chain has text outside CERTIFICATE blocks (at byte " + std::to_string(i) + ")";
+            return {};
+        }
+        const std::size_t stop = pem.find(end, i + begin.size());
+        if (stop == std::string_view::npos) {
+            err = "the chain ends inside a CERTIFICATE block";
+            return {};
+        }
+        if (chain.size() == max_certificates) {
+            err = "the chain has more than " + std::to_string(max_certificates) + " certificates";
+            return {};
+        }
+        const std::string_view block = pem.substr(i, stop + end.size() - i);
+        i = stop + end.size();
+        auto bio = ossl::own(BIO_new_mem_buf(block.data(), static_cast<int>(block.size())));
+        char* name = nullptr;
+        char* header = nullptr;
+        unsigned char* data = nullptr;
+        long len = 0;
+        const int read = bio ? PEM_read_bio(bio.get(), &name, &header, &data, &len) : 0;
+        const ossl::string_ptr name_owner(name), header_owner(header), data_owner(reinterpret_cast<char*>(data));
+        if (read != 1 || name == nullptr || std::string_view(name) != "CERTIFICATE" || header == nullptr ||
+            *header != '\0' || len <= 0) {
+            ossl::drain_errors();
+            err = "certificate " + std::to_string(chain.size() + 1) + " of the chain is not a plain PEM CERTIFICATE block";
+            return {};
+        }
+        const unsigned char* p = data;
+        auto cert = ossl::own(d2i_X509(nullptr, &p, len));
+        if (!cert || p != data + len) {
+            ossl::drain_errors();
+            err = "certificate " + std::to_string(chain.size() + 1) + " of the chain is not one DER certificate";
+            return {};
+        }
+        chain.push_back(std::move(cert));
+    }
+    if (chain.empty()) {
+        err = "the answer holds no certificate";
+        return {};
+    }
+
+    X509& leaf = *chain.front();
+    EVP_PKEY* leaf_key = X509_get0_pubkey(&leaf);
+    if (leaf_key == nullptr || EVP_PKEY_eq(leaf_key, &key) != 1) {
+        ossl::drain_errors();
+        err = "the certificate is not for the key atsgate generated for this order";
+        return {};
+    }
+    auto lower = [](std::string n) {
+        std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return n;
+    };
+    std::vector<std::string> want;
+    for (const auto& n : names) want.push_back(lower(n));
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    auto sans = ossl::own(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(&leaf, NID_subject_alt_name, nullptr, nullptr)));
+    ossl::drain_errors();
+    std::vector<std::string> got;
+    const int count = sans ? sk_GENERAL_NAME_num(sans.get()) : 0;
+    for (int k = 0; k < count; ++k) {
+        const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans.get(), k);
+        if (g->type != GEN_DNS) {
+            err = "the certificate names more than the ordered DNS names (a subjectAltName of another type)";
+            return {};
+        }
+        got.push_back(lower(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)),
+                                        static_cast<std::size_t>(ASN1_STRING_length(g->d.dNSName)))));
+    }
+    std::sort(got.begin(), got.end());
+    got.erase(std::unique(got.begin(), got.end()), got.end());
+    if (got != want) {
+        std::string listed;
+        for (const auto& n : got) listed += (listed.empty() ? "" : ", ") + util::log_safe(n, 100);
+        err = "the certificate is for " + (listed.empty() ? std::string("no DNS name") : listed) +
+              ", not exactly the ordered names";
+        return {};
+    }
+
+    auto out = ossl::own(BIO_new(BIO_s_mem()));
+    if (!out) return fail(err, "out of memory");
+    for (const auto& c : chain)
+        if (PEM_write_bio_X509(out.get(), c.get()) != 1) return fail(err, "cannot encode the chain");
+    char* text = nullptr;
+    const long n = BIO_get_mem_data(out.get(), &text);
+    if (n <= 0 || text == nullptr) return fail(err, "cannot encode the chain");
+    return std::string(text, static_cast<std::size_t>(n));
 }
 
 std::optional<std::string> ari_cert_id(X509& cert) {

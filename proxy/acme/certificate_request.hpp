@@ -20,6 +20,15 @@ std::string make_csr_der(EVP_PKEY& key, const std::vector<std::string>& names, s
 // there is none or one is malformed.
 std::vector<ossl::ptr<X509>> parse_pem_chain(std::string_view pem, std::string& err);
 
+// The chain a CA returned for an order (RFC 8555 7.4.2, 9.1), checked before anything else looks
+// at it: nothing but CERTIFICATE PEM blocks (no explanatory text, no headers, no other block such
+// as a private key) with whitespace between them, at most 10, each one DER certificate and
+// nothing more; the leaf's subjectAltName holds exactly `names` (dNSNames, case-insensitive, no
+// other name of any kind) and its public key is `key`'s. Returns the chain re-encoded by OpenSSL
+// (the CA's own bytes are never stored or served); "" with `err` saying what is wrong.
+std::string verify_issued_chain(std::string_view pem, const std::vector<std::string>& names, EVP_PKEY& key,
+                                std::string& err);
+
 // RFC 9773 4.1: base64url(authorityKeyIdentifier.keyIdentifier) "." base64url(serial number DER
 // content octets). nullopt when the certificate has no AKI key identifier.
 std::optional<std::string> ari_cert_id(X509& cert);

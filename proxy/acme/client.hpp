@@ -13,6 +13,7 @@
 // handshake, write and the whole response. Runs on one io_context thread; not thread-safe.
 
 #include "proxy/acme/challenge_board.hpp"
+#include "proxy/acme/https_url.hpp"
 #include "proxy/acme/order_flow.hpp"
 #include "proxy/acme/timing.hpp"
 #include "proxy/net/asio.hpp"
@@ -23,15 +24,6 @@
 #include <string>
 
 namespace atsgate::acme {
-
-// "https://host[:port]/path?query" split up; nullopt for anything else (ACME is HTTPS only,
-// RFC 8555 6.1). IPv6 literals in brackets are accepted.
-struct https_url {
-    std::string host;
-    std::uint16_t port = 443;
-    std::string target;  // "/path?query", at least "/"
-};
-std::optional<https_url> parse_https_url(std::string_view url);
 
 // The client context for talking to the CA: TLS 1.2+, the peer verified against `ca_file` (PEM
 // bundle) or, when empty, the system store; the host name is checked per connection.

@@ -259,7 +259,7 @@ net::awaitable<void> manager::poll_ari(std::int64_t now) {
         const std::string& err = fetched.first;
         const http_response& resp = fetched.second;
         if (!err.empty() || resp.status != 200) co_return;  // the next order or loop tries again
-        if (auto d = parse_directory(resp.body)) {
+        if (auto d = parse_directory(resp.body, settings_->directory)) {
             renewal_info_ = d->renewal_info;
             directory_known_ = true;
         }
@@ -356,14 +356,26 @@ net::awaitable<void> manager::order(managed_certificate& start_ref) {
         co_return;
     }
 
+    // The CA's answer is hostile until checked: a strict PEM chain whose leaf is for exactly our
+    // names and our key, re-encoded, or nothing is stored (a CA returning another name set on a
+    // renewal would otherwise replace the served certificate with one that cannot be served).
+    const std::string chain = verify_issued_chain(outcome.certificate_pem, names, *key, err);
+    if (chain.empty()) {
+        failed("the CA returned an unusable certificate: " + err, -1);
+        co_return;
+    }
+
     // Audit before use: the candidate is judged exactly as it would be served.
     const fs::path dir = store_->dir() / "certificates";
     const fs::path candidate = dir / (id + ".candidate.pem");
     std::error_code ec;
-    fs::create_directories(dir, ec);
+    if (!store_->make_certificate_dir(err)) {
+        failed("cannot store the certificate: " + err, -1);
+        co_return;
+    }
     std::string text = key_pem;
     if (!text.empty() && text.back() != '\n') text += '\n';
-    text += outcome.certificate_pem;
+    text += chain;
     if (!storage::write_atomic(candidate, text, err)) {
         failed("cannot store the certificate: " + err, -1);
         co_return;

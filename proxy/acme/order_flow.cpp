@@ -2,7 +2,9 @@
 
 #include "proxy/acme/base64url.hpp"
 #include "proxy/acme/challenge.hpp"
+#include "proxy/acme/https_url.hpp"
 #include "proxy/acme/timing.hpp"
+#include "util/text.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -19,6 +21,13 @@ namespace {
 
 constexpr std::string_view bad_nonce_type = "urn:ietf:params:acme:error:badNonce";
 constexpr std::int64_t default_poll_ms = 1000;
+// RFC 8555 8.1: a token has at least 128 bits of entropy, i.e. 22 base64url characters or more.
+constexpr std::size_t min_token_chars = 22;
+constexpr std::size_t max_token_chars = 256;
+
+// Text from the CA (problem details, statuses, identifiers) as it may appear in an error, which
+// is logged: no control bytes, bounded.
+std::string ca_text(std::string_view s) { return util::log_safe(s, 200); }
 
 std::optional<json::object> parse_object(std::string_view text) {
     boost::system::error_code ec;
@@ -36,13 +45,20 @@ std::string str(const json::object& o, std::string_view key) {
 std::string embedded_problem(const json::object& o) {
     const json::value* e = o.if_contains("error");
     if (e == nullptr || !e->is_object()) return {};
-    std::string type = str(e->as_object(), "type");
-    std::string detail = str(e->as_object(), "detail");
+    std::string type = ca_text(str(e->as_object(), "type"));
+    std::string detail = ca_text(str(e->as_object(), "detail"));
     if (type.empty()) return detail;
     return detail.empty() ? type : type + ": " + detail;
 }
 
-bool is_http_url(std::string_view u) { return u.starts_with("https://") || u.starts_with("http://"); }
+bool ascii_iequal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
 
 }  // namespace
 
@@ -50,7 +66,7 @@ std::string_view to_string(challenge_kind k) noexcept {
     return k == challenge_kind::http_01 ? "http-01" : "tls-alpn-01";
 }
 
-std::optional<directory> parse_directory(std::string_view text) {
+std::optional<directory> parse_directory(std::string_view text, std::string_view directory_url) {
     auto o = parse_object(text);
     if (!o) return std::nullopt;
     directory d;
@@ -58,15 +74,17 @@ std::optional<directory> parse_directory(std::string_view text) {
     d.new_account = str(*o, "newAccount");
     d.new_order = str(*o, "newOrder");
     d.renewal_info = str(*o, "renewalInfo");
-    if (!is_http_url(d.new_nonce) || !is_http_url(d.new_account) || !is_http_url(d.new_order)) return std::nullopt;
-    if (!d.renewal_info.empty() && !is_http_url(d.renewal_info)) d.renewal_info.clear();
+    // Without a directory URL: each URL on its own origin, i.e. https only.
+    auto ok = [&](const std::string& u) { return on_origin(u, directory_url.empty() ? std::string_view(u) : directory_url); };
+    if (!ok(d.new_nonce) || !ok(d.new_account) || !ok(d.new_order)) return std::nullopt;
+    if (!d.renewal_info.empty() && !ok(d.renewal_info)) return std::nullopt;
     return d;
 }
 
 std::optional<problem> parse_problem(std::string_view text) {
     auto o = parse_object(text);
     if (!o) return std::nullopt;
-    problem p{str(*o, "type"), str(*o, "detail")};
+    problem p{ca_text(str(*o, "type")), ca_text(str(*o, "detail"))};
     if (p.type.empty() && p.detail.empty()) return std::nullopt;
     return p;
 }
@@ -83,6 +101,7 @@ step order_flow::fail(std::string why, std::int64_t retry_after_s) {
 }
 
 step order_flow::send_get(std::string url) {
+    if (!on_origin(url, p_.directory_url)) return refuse_url(url);
     pending_ = pending{http_request::verb::get, std::move(url), {}, false, {}};
     bad_nonce_ = 0;
     step s;
@@ -92,6 +111,7 @@ step order_flow::send_get(std::string url) {
 }
 
 step order_flow::send_post(std::string url, std::string payload, bool use_jwk, std::string accept) {
+    if (!on_origin(url, p_.directory_url)) return refuse_url(url);
     pending_ = pending{http_request::verb::post, std::move(url), std::move(payload), use_jwk, std::move(accept)};
     bad_nonce_ = 0;
     return sign_and_send();
@@ -116,6 +136,11 @@ step order_flow::sign_and_send() {
     if (jws.empty()) return fail("cannot sign the request to " + pending_.url + ": " + err);
     s.request = http_request{http_request::verb::post, pending_.url, std::move(jws), pending_.accept};
     return s;
+}
+
+step order_flow::refuse_url(std::string_view url) {
+    return fail("refused to follow the CA to " + ca_text(url) + ": not an https URL on the origin of the directory " +
+                p_.directory_url);
 }
 
 step order_flow::wait_then(std::int64_t ms, std::int64_t now_ms) {
@@ -177,7 +202,9 @@ step order_flow::published(std::int64_t now_ms) {
 
 step order_flow::on_response(const http_response& r, std::int64_t now_ms) {
     if (finished()) return fail("response after the order ended");
-    if (!r.replay_nonce.empty()) nonce_ = r.replay_nonce;
+    // RFC 8555 6.5.1: a nonce is base64url; clients must ignore invalid values. (It is JSON-quoted
+    // into the next request either way; this keeps junk out of it.)
+    if (!r.replay_nonce.empty() && r.replay_nonce.size() <= 256 && is_base64url(r.replay_nonce)) nonce_ = r.replay_nonce;
     if (fetching_nonce_) {
         fetching_nonce_ = false;
         if ((r.status != 200 && r.status != 204) || nonce_.empty())
@@ -227,8 +254,12 @@ step order_flow::handle(const http_response& r, std::int64_t now_ms) {
     switch (state_) {
         case state::directory: {
             if (r.status != 200) return fail("GET " + pending_.url + ": HTTP " + std::to_string(r.status));
-            auto d = parse_directory(r.body);
-            if (!d) return fail("GET " + pending_.url + ": not an ACME directory (newNonce, newAccount, newOrder)");
+            if (!parse_directory(r.body))
+                return fail("GET " + pending_.url + ": not an ACME directory (newNonce, newAccount, newOrder)");
+            auto d = parse_directory(r.body, p_.directory_url);
+            if (!d)
+                return fail("GET " + pending_.url + ": the directory lists URLs on another origin; refused (every "
+                            "ACME URL must be on the directory's https origin)");
             dir_ = std::move(*d);
             state_ = state::account;
             json::object payload{{"termsOfServiceAgreed", true}};
@@ -241,9 +272,10 @@ step order_flow::handle(const http_response& r, std::int64_t now_ms) {
         }
         case state::account: {
             if (r.location.empty()) return fail("newAccount " + pending_.url + ": no account URL (Location)");
+            if (!on_origin(r.location, p_.directory_url)) return refuse_url(r.location);
             auto acct = parse_object(r.body);
             if (acct && str(*acct, "status") != "" && str(*acct, "status") != "valid")
-                return fail("the ACME account " + r.location + " is " + str(*acct, "status"));
+                return fail("the ACME account " + r.location + " is " + ca_text(str(*acct, "status")));
             kid_ = r.location;
             state_ = state::order;
             json::array ids;
@@ -255,13 +287,23 @@ step order_flow::handle(const http_response& r, std::int64_t now_ms) {
         case state::order: {
             auto o = parse_object(r.body);
             if (!o || r.location.empty()) return fail("newOrder " + pending_.url + ": no order object or URL");
+            if (!on_origin(r.location, p_.directory_url)) return refuse_url(r.location);
             order_url_ = r.location;
             finalize_url_ = str(*o, "finalize");
-            if (!is_http_url(finalize_url_)) return fail("newOrder: the order has no finalize URL");
+            if (finalize_url_.empty()) return fail("newOrder: the order has no finalize URL");
+            if (!on_origin(finalize_url_, p_.directory_url)) return refuse_url(finalize_url_);
             authz_urls_.clear();
-            if (const auto* a = o->if_contains("authorizations"); a != nullptr && a->is_array())
-                for (const auto& u : a->as_array())
-                    if (u.is_string() && is_http_url(u.as_string())) authz_urls_.emplace_back(u.as_string());
+            if (const auto* a = o->if_contains("authorizations"); a != nullptr && a->is_array()) {
+                // RFC 8555 7.1.3: one authorization per identifier; more is not an order for our names.
+                if (a->as_array().size() > p_.names.size())
+                    return fail("newOrder: " + std::to_string(a->as_array().size()) + " authorizations for " +
+                                std::to_string(p_.names.size()) + " names");
+                for (const auto& u : a->as_array()) {
+                    if (!u.is_string() || !on_origin(u.as_string(), p_.directory_url))
+                        return refuse_url(u.is_string() ? std::string_view(u.as_string()) : std::string_view("(not a string)"));
+                    authz_urls_.emplace_back(u.as_string());
+                }
+            }
             const std::string status = str(*o, "status");
             if (status == "invalid") return fail("the new order is invalid: " + embedded_problem(*o));
             if (status == "ready" || status == "valid" || status == "processing") {
@@ -277,9 +319,23 @@ step order_flow::handle(const http_response& r, std::int64_t now_ms) {
         case state::authz_fetch: {
             auto a = parse_object(r.body);
             if (!a) return fail("authorization " + pending_.url + ": not a JSON object");
-            std::string domain;
-            if (const auto* id = a->if_contains("identifier"); id != nullptr && id->is_object())
-                domain = str(id->as_object(), "value");
+            // The name comes from the CA: it must be one of the ordered names (the challenge
+            // certificate or answer is made for it), each once. From here on `domain` is our own
+            // spelling of it, never the CA's.
+            std::string id_type, id_value;
+            if (const auto* id = a->if_contains("identifier"); id != nullptr && id->is_object()) {
+                id_type = str(id->as_object(), "type");
+                id_value = str(id->as_object(), "value");
+            }
+            const auto ordered = std::find_if(p_.names.begin(), p_.names.end(),
+                                              [&](const std::string& n) { return ascii_iequal(n, id_value); });
+            if (id_type != "dns" || ordered == p_.names.end())
+                return fail("authorization " + pending_.url + " is for " + ca_text(id_type) + " \"" + ca_text(id_value) +
+                            "\", not one of the ordered names");
+            const std::string domain = *ordered;
+            if (std::find(authz_names_.begin(), authz_names_.end(), domain) != authz_names_.end())
+                return fail("authorization " + pending_.url + ": a second authorization for " + domain);
+            authz_names_.push_back(domain);
             const std::string status = str(*a, "status");
             if (status == "pending") {
                 const json::value* ch = a->if_contains("challenges");
@@ -291,7 +347,8 @@ step order_flow::handle(const http_response& r, std::int64_t now_ms) {
                     return fail("the CA offers no " + std::string(to_string(p_.challenge)) + " challenge for " + domain);
                 const std::string token = str(*chosen, "token");
                 const std::string url = str(*chosen, "url");
-                if (!is_base64url(token) || token.size() > 256 || !is_http_url(url))
+                if (!is_base64url(token) || token.size() < min_token_chars || token.size() > max_token_chars ||
+                    !on_origin(url, p_.directory_url))
                     return fail("authorization for " + domain + ": malformed challenge (token or URL)");
                 tasks_.push_back({domain, token, key_authorization(token, key_.thumbprint()), p_.challenge});
                 challenge_urls_.push_back(url);
@@ -301,7 +358,7 @@ step order_flow::handle(const http_response& r, std::int64_t now_ms) {
                 if (const auto* ch = a->if_contains("challenges"); ch != nullptr && ch->is_array())
                     for (const auto& c : ch->as_array())
                         if (c.is_object() && why.empty()) why = embedded_problem(c.as_object());
-                return fail("authorization for " + domain + " is " + (status.empty() ? "unknown" : status) +
+                return fail("authorization for " + domain + " is " + (status.empty() ? "unknown" : ca_text(status)) +
                             (why.empty() ? "" : ": " + why));
             }
             if (++authz_index_ < authz_urls_.size()) return send_post(authz_urls_[authz_index_], "");
@@ -317,10 +374,8 @@ step order_flow::handle(const http_response& r, std::int64_t now_ms) {
         case state::authz_poll: {
             auto a = parse_object(r.body);
             if (!a) return fail("authorization " + pending_.url + ": not a JSON object");
-            const std::string status = str(*a, "status");
-            std::string domain;
-            if (const auto* id = a->if_contains("identifier"); id != nullptr && id->is_object())
-                domain = str(id->as_object(), "value");
+            const std::string status = ca_text(str(*a, "status"));
+            const std::string& domain = tasks_[authz_index_].domain;  // the name this authorization was for
             if (status == "valid") {
                 polls_ = 0;
                 if (++authz_index_ < pending_authz_.size()) return send_post(pending_authz_[authz_index_], "");
@@ -346,7 +401,7 @@ step order_flow::handle(const http_response& r, std::int64_t now_ms) {
         case state::finalize: {
             auto o = parse_object(r.body);
             if (!o) return fail("order " + pending_.url + ": not a JSON object");
-            const std::string status = str(*o, "status");
+            const std::string status = ca_text(str(*o, "status"));
             if (status == "invalid") return fail("the order " + order_url_ + " is invalid: " + embedded_problem(*o));
             if (status == "ready" && state_ == state::order_ready) {
                 state_ = state::finalize;
@@ -354,7 +409,8 @@ step order_flow::handle(const http_response& r, std::int64_t now_ms) {
             }
             if (status == "valid") {
                 certificate_url_ = str(*o, "certificate");
-                if (!is_http_url(certificate_url_)) return fail("the valid order has no certificate URL");
+                if (certificate_url_.empty()) return fail("the valid order has no certificate URL");
+                if (!on_origin(certificate_url_, p_.directory_url)) return refuse_url(certificate_url_);
                 state_ = state::download;
                 return send_post(certificate_url_, "", false, "application/pem-certificate-chain");
             }

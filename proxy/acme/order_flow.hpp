@@ -40,9 +40,12 @@ struct directory {
     std::string new_order;
     std::string renewal_info;  // RFC 9773; "" when the CA does not offer ARI
 };
-std::optional<directory> parse_directory(std::string_view json);
+// `directory_url` non-empty: every URL must be https on its origin (https_url.hpp); empty: https.
+// nullopt when a required entry is missing or any URL (renewalInfo included) is refused.
+std::optional<directory> parse_directory(std::string_view json, std::string_view directory_url = {});
 
-// An ACME problem document (RFC 8555 6.7, RFC 7807).
+// An ACME problem document (RFC 8555 6.7, RFC 7807); type and detail made safe to log
+// (util::log_safe, 200 bytes).
 struct problem {
     std::string type;    // "urn:ietf:params:acme:error:badNonce", ...
     std::string detail;
@@ -137,6 +140,7 @@ private:
     step send_post(std::string url, std::string payload, bool use_jwk = false, std::string accept = {});
     step sign_and_send();
     step fail(std::string why, std::int64_t retry_after_s = -1);
+    step refuse_url(std::string_view url);
     step wait_then(std::int64_t ms, std::int64_t now_ms);
     step handle(const http_response& r, std::int64_t now_ms);
     step after_authz_fetch(std::int64_t now_ms);
@@ -161,7 +165,8 @@ private:
     std::string certificate_url_;
     std::vector<std::string> authz_urls_;
     std::size_t authz_index_ = 0;
-    std::vector<std::string> pending_authz_;     // authorizations waiting for validation
+    std::vector<std::string> authz_names_;       // the ordered names the fetched authorizations are for
+    std::vector<std::string> pending_authz_;     // authorizations waiting for validation, parallel to tasks_
     std::vector<std::string> challenge_urls_;    // to POST {} to, parallel to tasks_
     std::vector<challenge_task> tasks_;
     std::int64_t poll_delay_ms_ = 0;             // next wait from Retry-After or the default

@@ -19,17 +19,43 @@ std::string os_error(const std::string& what, const fs::path& p) {
     return what + " " + p.string() + ": " + std::strerror(errno);
 }
 
-bool make_private_dir(const fs::path& p, std::string& err) {
+// Creates `p` if missing and makes it 0700. A directory atsgate creates inside the storage
+// directory (`own` = true: accounts/, accounts/<id>/, certificates/) must be a real directory
+// owned by this user, not a symbolic link: a link planted there (while the storage directory was
+// still open to others, say) would send private keys elsewhere, and chmod would follow it. The
+// mode is set through a descriptor opened without following links, so what was checked is what
+// is changed. The storage directory itself is the operator's path and may be a link.
+bool make_private_dir(const fs::path& p, std::string& err, bool own) {
     std::error_code ec;
     fs::create_directories(p, ec);
     if (ec) {
         err = "cannot create " + p.string() + ": " + ec.message();
         return false;
     }
-    if (::chmod(p.c_str(), 0700) != 0) {
-        err = os_error("cannot set mode 0700 on", p);
+    const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (own ? O_NOFOLLOW : 0));
+    if (fd < 0) {
+        err = errno == ELOOP || errno == ENOTDIR ? p.string() + " is not a directory (a symbolic link?): refused"
+                                                 : os_error("cannot open", p);
         return false;
     }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        err = os_error("cannot stat", p);
+        ::close(fd);
+        return false;
+    }
+    if (own && st.st_uid != ::geteuid()) {
+        err = p.string() + " belongs to uid " + std::to_string(st.st_uid) + ", not to atsgate's (" +
+              std::to_string(::geteuid()) + "): refused";
+        ::close(fd);
+        return false;
+    }
+    if ((st.st_mode & 07777) != 0700 && ::fchmod(fd, 0700) != 0) {
+        err = os_error("cannot set mode 0700 on", p);
+        ::close(fd);
+        return false;
+    }
+    ::close(fd);
     return true;
 }
 
@@ -79,8 +105,10 @@ storage_lock& storage_lock::operator=(storage_lock&& o) noexcept {
 }
 
 std::optional<storage> storage::open(const fs::path& dir, std::string& err) {
-    if (!make_private_dir(dir, err)) return std::nullopt;
-    return storage(dir);
+    if (!make_private_dir(dir, err, false)) return std::nullopt;
+    storage st(dir);
+    if (!st.make_certificate_dir(err) || !make_private_dir(dir / "accounts", err, true)) return std::nullopt;
+    return st;
 }
 
 storage_lock storage::try_lock(std::string& err) const {
@@ -148,7 +176,7 @@ bool storage::write_atomic(const fs::path& path, const std::string& content, std
 ossl::ptr<EVP_PKEY> storage::account_key_for(const std::string& directory_url, key_type type, std::string& err) const {
     const fs::path dir = dir_ / "accounts" / hex(sha256(directory_url)).substr(0, 16);
     const fs::path file = dir / "account.key";
-    if (!make_private_dir(dir_ / "accounts", err) || !make_private_dir(dir, err)) return {};
+    if (!make_private_dir(dir_ / "accounts", err, true) || !make_private_dir(dir, err, true)) return {};
     std::string read_err;
     if (auto pem = read_file(file, read_err)) {
         auto key = read_private_key_pem(*pem, err);
@@ -167,6 +195,10 @@ ossl::ptr<EVP_PKEY> storage::account_key_for(const std::string& directory_url, k
     std::string ignored;
     write_atomic(dir / "directory.url", directory_url + "\n", ignored);
     return key;
+}
+
+bool storage::make_certificate_dir(std::string& err) const {
+    return make_private_dir(dir_ / "certificates", err, true);
 }
 
 std::string storage::certificate_id(const std::string& name, key_type type) {
@@ -191,7 +223,7 @@ std::optional<stored_certificate> storage::load_certificate(const std::string& i
 bool storage::save_certificate(const std::string& id, const std::string& key_pem, const std::string& chain_pem,
                                std::string& err) const {
     const fs::path dir = dir_ / "certificates";
-    if (!make_private_dir(dir, err)) return false;
+    if (!make_certificate_dir(err)) return false;
     std::string text = key_pem;
     if (!text.empty() && text.back() != '\n') text += '\n';
     text += chain_pem;

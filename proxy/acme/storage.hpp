@@ -46,7 +46,9 @@ struct stored_certificate {
 
 class storage {
 public:
-    // Creates `dir` (and parents) if missing and sets it to 0700. nullopt with `err` on failure.
+    // Creates `dir` (and parents) if missing and sets it to 0700, and its accounts/ and
+    // certificates/ (0700, real directories owned by this user: a symbolic link there is refused).
+    // nullopt with `err` on failure.
     static std::optional<storage> open(const std::filesystem::path& dir, std::string& err);
 
     const std::filesystem::path& dir() const noexcept { return dir_; }
@@ -57,6 +59,10 @@ public:
 
     // The account key for `directory_url`, created (as `type`) and stored on first use.
     ossl::ptr<EVP_PKEY> account_key_for(const std::string& directory_url, key_type type, std::string& err) const;
+
+    // Checks (and if missing creates) <dir>/certificates as open() does, before a certificate
+    // file is written there. False with `err` when it is a link or not ours.
+    bool make_certificate_dir(std::string& err) const;
 
     // "<name>.<key type>" with the name's '*' as "_": the file name of a certificate.
     static std::string certificate_id(const std::string& name, key_type type);

@@ -23,6 +23,8 @@ namespace {
 
 const std::string ca = "https://ca.test";
 const std::string dir_url = ca + "/dir";
+// Tokens carry at least 128 bits (RFC 8555 8.1): 22 base64url characters or more, as a real CA's 43.
+const std::string token_tail = "-0123456789abcdefghijklmnopqrstuvwxyz";
 
 account_key make_account() {
     std::string err;
@@ -71,9 +73,9 @@ struct fake_ca {
 
     std::string authz_json(const std::string& name, const std::string& status) {
         json::object chal_alpn{{"type", "tls-alpn-01"}, {"url", ca + "/chal/alpn/" + name},
-                               {"token", "tok-alpn-" + name.substr(0, 1)}, {"status", "pending"}};
+                               {"token", "tok-alpn-" + name.substr(0, 1) + token_tail}, {"status", "pending"}};
         json::object chal_http{{"type", "http-01"}, {"url", ca + "/chal/http/" + name},
-                               {"token", "tok-http-" + name.substr(0, 1)}, {"status", "pending"}};
+                               {"token", "tok-http-" + name.substr(0, 1) + token_tail}, {"status", "pending"}};
         return json::serialize(json::object{{"identifier", json::object{{"type", "dns"}, {"value", name}}},
                                             {"status", status},
                                             {"challenges", json::array{chal_http, chal_alpn}}});
@@ -560,4 +562,273 @@ TEST_CASE("directory and problem documents", "[acme][order]") {
     REQUIRE(p);
     CHECK(p->type == "urn:ietf:params:acme:error:badNonce");
     CHECK_FALSE(parse_problem("{}"));
+}
+
+// ---- A hostile CA: every byte of its answers is input to check (a compromised CA, a man in the
+// middle on a private network, a mistyped directory URL). ----
+
+TEST_CASE("order flow: an authorization for a name that was not ordered is refused, nothing published",
+          "[acme][order][hostile]") {
+    const account_key key = make_account();
+    for (challenge_kind kind : {challenge_kind::tls_alpn_01, challenge_kind::http_01}) {
+        struct row {
+            const char* label;
+            std::string type, value_a, value_b;
+            const char* error;
+        };
+        const std::vector<row> rows = {
+            {"another name", "dns", "evil.example.test", "b.example.test", "not one of the ordered names"},
+            {"a name that only extends an ordered one", "dns", "a.example.test.evil.test", "b.example.test",
+             "not one of the ordered names"},
+            {"an IP identifier", "ip", "127.0.0.1", "b.example.test", "not one of the ordered names"},
+            {"no identifier type", "", "a.example.test", "b.example.test", "not one of the ordered names"},
+            {"the same name twice", "dns", "a.example.test", "a.example.test", "a second authorization for a.example.test"},
+        };
+        for (const auto& rw : rows) {
+            INFO(to_string(kind) << ": " << rw.label);
+            fake_ca fca;
+            auto forge = [&fca, &rw](const std::string& value, const std::string& name) {
+                auto a = json::parse(fca.authz_json(name, "pending")).as_object();
+                a["identifier"] = json::object{{"type", rw.type}, {"value", value}};
+                return fca.ok(200, json::serialize(a));
+            };
+            fca.handlers[ca + "/authz/a.example.test"] = [&, forge](const seen_request&) { return forge(rw.value_a, "a.example.test"); };
+            fca.handlers[ca + "/authz/b.example.test"] = [&, forge](const seen_request&) { return forge(rw.value_b, "b.example.test"); };
+            std::int64_t now = 1'800'000'000'000;
+            order_flow flow(key, params(now, kind));
+            auto r = drive(flow, fca, key, now);
+            REQUIRE(r.last.what == step::kind::failed);
+            CHECK(r.last.error.find(rw.error) != std::string::npos);
+            CHECK(r.published.empty());  // no challenge certificate or answer was made
+        }
+    }
+    // The CA may spell an ordered name in another case: the task carries our spelling.
+    fake_ca fca;
+    auto normal = fca.handlers[ca + "/authz/a.example.test"];
+    fca.handlers[ca + "/authz/a.example.test"] = [&](const seen_request& s) {
+        auto resp = normal(s);
+        auto a = json::parse(resp.body).as_object();
+        a["identifier"].as_object()["value"] = "A.Example.TEST";
+        resp.body = json::serialize(a);
+        return resp;
+    };
+    std::int64_t now = 1'800'000'000'000;
+    order_flow flow(key, params(now));
+    auto r = drive(flow, fca, key, now);
+    REQUIRE(r.last.what == step::kind::done);
+    REQUIRE(r.published.size() == 2);
+    CHECK(r.published[0].domain == "a.example.test");
+}
+
+TEST_CASE("order flow: an order with more authorizations than names is refused", "[acme][order][hostile]") {
+    const account_key key = make_account();
+    fake_ca fca;
+    fca.names.push_back("c.example.test");  // the CA's order lists three authorizations for our two names
+    fca.handlers[ca + "/order"] = [&](const seen_request&) { return fca.ok(201, fca.order_json(), ca + "/order/1"); };
+    std::int64_t now = 1'800'000'000'000;
+    order_flow flow(key, params(now));
+    auto r = drive(flow, fca, key, now);
+    REQUIRE(r.last.what == step::kind::failed);
+    CHECK(r.last.error == "newOrder: 3 authorizations for 2 names");
+    for (const auto& s : fca.log) CHECK(s.url.find("/authz/") == std::string::npos);
+}
+
+TEST_CASE("order flow: every URL from the CA must be https on the directory's origin", "[acme][order][hostile]") {
+    // Decision (https_url.hpp): one origin. Each row moves one URL of the CA's answers elsewhere;
+    // the order fails before anything is sent there, and the error names the URL.
+    const account_key key = make_account();
+    struct row {
+        const char* label;
+        std::function<void(fake_ca&)> change;
+        std::string bad_url;
+    };
+    auto replace_in_directory = [](const std::string& from, const std::string& to) {
+        return [from, to](fake_ca& f) {
+            const auto at = f.directory_json.find(from);
+            REQUIRE(at != std::string::npos);
+            f.directory_json.replace(at, from.size(), to);
+        };
+    };
+    auto rewrite_body = [](const std::string& url, const std::string& key_name, std::string value) {
+        return [url, key_name, value](fake_ca& f) {
+            auto normal = f.handlers[url];
+            f.handlers[url] = [normal, key_name, value](const seen_request& s) {
+                auto resp = normal(s);
+                auto o = json::parse(resp.body).as_object();
+                o[key_name] = json::string(value);
+                resp.body = json::serialize(o);
+                return resp;
+            };
+        };
+    };
+    auto rewrite_location = [](const std::string& url, std::string value) {
+        return [url, value](fake_ca& f) {
+            auto normal = f.handlers[url];
+            f.handlers[url] = [normal, value](const seen_request& s) {
+                auto resp = normal(s);
+                resp.location = value;
+                return resp;
+            };
+        };
+    };
+    const std::vector<row> rows = {
+        {"newOrder on another host", replace_in_directory("https://ca.test/order", "https://evil.test/order"), ""},
+        {"newAccount in plaintext", replace_in_directory("https://ca.test/acct", "http://ca.test/acct"), ""},
+        {"newNonce on another port", replace_in_directory("https://ca.test/nonce", "https://ca.test:8443/nonce"), ""},
+        {"renewalInfo on another host", replace_in_directory("https://ca.test/ari", "https://10.0.0.1/ari"), ""},
+        {"the account URL (kid) on another host", rewrite_location(ca + "/acct", "https://evil.test/acct/1"),
+         "https://evil.test/acct/1"},
+        {"the order URL in plaintext", rewrite_location(ca + "/order", "http://ca.test/order/1"), "http://ca.test/order/1"},
+        {"finalize on another host", rewrite_body(ca + "/order", "finalize", "https://169.254.169.254/latest"),
+         "https://169.254.169.254/latest"},
+        {"an authorization on another host",
+         [](fake_ca& f) {
+             auto normal = f.handlers[ca + "/order"];
+             f.handlers[ca + "/order"] = [normal](const seen_request& s) {
+                 auto resp = normal(s);
+                 auto o = json::parse(resp.body).as_object();
+                 o["authorizations"].as_array()[1] = "https://internal.test/admin/delete";
+                 resp.body = json::serialize(o);
+                 return resp;
+             };
+         },
+         "https://internal.test/admin/delete"},
+        {"a challenge with userinfo",
+         [](fake_ca& f) {
+             f.handlers[ca + "/authz/a.example.test"] = [&f](const seen_request&) {
+                 auto a = json::parse(f.authz_json("a.example.test", "pending")).as_object();
+                 for (auto& c : a["challenges"].as_array()) c.as_object()["url"] = "https://ca.test@evil.test/chal";
+                 return f.ok(200, json::serialize(a));
+             };
+         },
+         ""},
+        {"the certificate on another host",
+         [](fake_ca& f) {
+             auto normal = f.handlers[ca + "/order/1"];
+             f.handlers[ca + "/order/1"] = [normal](const seen_request& s) {
+                 auto resp = normal(s);
+                 auto o = json::parse(resp.body).as_object();
+                 if (o.contains("certificate")) o["certificate"] = "https://evil.test/cert";
+                 resp.body = json::serialize(o);
+                 return resp;
+             };
+         },
+         "https://evil.test/cert"},
+    };
+    for (const auto& rw : rows) {
+        INFO(rw.label);
+        fake_ca fca;
+        rw.change(fca);
+        std::int64_t now = 1'800'000'000'000;
+        order_flow flow(key, params(now));
+        auto r = drive(flow, fca, key, now);
+        REQUIRE(r.last.what == step::kind::failed);
+        INFO(r.last.error);
+        if (!rw.bad_url.empty())
+            CHECK(r.last.error == "refused to follow the CA to " + rw.bad_url +
+                                      ": not an https URL on the origin of the directory " + dir_url);
+        for (const auto& s : fca.log) CHECK(s.url.starts_with(ca + "/"));
+    }
+    // The host compares case-insensitively; a default port spelled out is the same origin.
+    fake_ca fca;
+    fca.directory_json = R"({"newNonce":"https://CA.test/nonce","newAccount":"https://ca.TEST/acct",
+        "newOrder":"https://ca.test/order"})";
+    std::int64_t now = 1'800'000'000'000;
+    fca.handlers["https://CA.test/nonce"] = fca.handlers[ca + "/nonce"];
+    fca.handlers["https://ca.TEST/acct"] = fca.handlers[ca + "/acct"];
+    order_flow flow(key, params(now));
+    auto r = drive(flow, fca, key, now);
+    CHECK(r.last.what == step::kind::done);
+}
+
+TEST_CASE("order flow: a token shorter than 128 bits or outside base64url is refused", "[acme][order][hostile]") {
+    const account_key key = make_account();
+    for (std::string token : {std::string("abc"), std::string(21, 'A'), std::string("..%2F..%2Fetc"),
+                              std::string("AAAAAAAAAAAAAAAAAAAAAAAA/x"), std::string(257, 'A')}) {
+        INFO(token);
+        fake_ca fca;
+        fca.handlers[ca + "/authz/a.example.test"] = [&](const seen_request&) {
+            auto a = json::parse(fca.authz_json("a.example.test", "pending")).as_object();
+            for (auto& c : a["challenges"].as_array()) c.as_object()["token"] = token;
+            return fca.ok(200, json::serialize(a));
+        };
+        std::int64_t now = 1'800'000'000'000;
+        order_flow flow(key, params(now, challenge_kind::http_01));
+        auto r = drive(flow, fca, key, now);
+        REQUIRE(r.last.what == step::kind::failed);
+        CHECK(r.last.error == "authorization for a.example.test: malformed challenge (token or URL)");
+        CHECK(r.published.empty());
+    }
+}
+
+TEST_CASE("order flow: text from the CA reaches errors (and so logs) escaped and bounded", "[acme][order][hostile]") {
+    const account_key key = make_account();
+    auto clean = [](const std::string& s) {
+        for (unsigned char c : s)
+            if (c < 0x20 || c == 0x7F) return false;
+        return true;
+    };
+    SECTION("a problem document") {
+        fake_ca fca;
+        fca.handlers[ca + "/finalize"] = [&](const seen_request&) {
+            return fca.problem(403, "urn:ietf:params:acme:error:badCSR\r\n2026-12-03 [info] forged",
+                               "no\n[error] forged line\x1b[2J" + std::string(100'000, 'x'));
+        };
+        std::int64_t now = 1'800'000'000'000;
+        order_flow flow(key, params(now));
+        auto r = drive(flow, fca, key, now);
+        REQUIRE(r.last.what == step::kind::failed);
+        CHECK(clean(r.last.error));
+        CHECK(r.last.error.find("badCSR\\x0D\\x0A2026-12-03 [info] forged") != std::string::npos);
+        CHECK(r.last.error.find("no\\x0A[error] forged line\\x1B[2J") != std::string::npos);
+        CHECK(r.last.error.size() < 1000);
+    }
+    SECTION("a status, an embedded error") {
+        fake_ca fca;
+        fca.handlers[ca + "/authz/a.example.test"] = [&](const seen_request&) {
+            auto a = json::parse(fca.authz_json("a.example.test", "revoked\n[warn] x")).as_object();
+            a["challenges"].as_array()[1].as_object()["error"] =
+                json::object{{"type", "t\x07"}, {"detail", "d\r"}};
+            return fca.ok(200, json::serialize(a));
+        };
+        std::int64_t now = 1'800'000'000'000;
+        order_flow flow(key, params(now));
+        auto r = drive(flow, fca, key, now);
+        REQUIRE(r.last.what == step::kind::failed);
+        CHECK(r.last.error == "authorization for a.example.test is revoked\\x0A[warn] x: t\\x07: d\\x0D");
+    }
+    SECTION("an order status") {
+        fake_ca fca;
+        auto normal = fca.handlers[ca + "/order/1"];
+        fca.handlers[ca + "/order/1"] = [&](const seen_request& s) {
+            auto resp = normal(s);
+            auto o = json::parse(resp.body).as_object();
+            o["status"] = "weird\r\nstatus";
+            resp.body = json::serialize(o);
+            return resp;
+        };
+        std::int64_t now = 1'800'000'000'000;
+        order_flow flow(key, params(now));
+        auto r = drive(flow, fca, key, now);
+        REQUIRE(r.last.what == step::kind::failed);
+        CHECK(r.last.error == "the order " + ca + "/order/1 has status \"weird\\x0D\\x0Astatus\"");
+    }
+}
+
+TEST_CASE("order flow: a Replay-Nonce that is not base64url is ignored", "[acme][order][hostile]") {
+    const account_key key = make_account();
+    fake_ca fca;
+    auto normal = fca.handlers[ca + "/acct"];
+    fca.handlers[ca + "/acct"] = [&](const seen_request& r) {
+        auto resp = normal(r);
+        resp.replay_nonce = "not\"a nonce";
+        return resp;
+    };
+    std::int64_t now = 1'800'000'000'000;
+    order_flow flow(key, params(now));
+    auto r = drive(flow, fca, key, now);
+    CHECK(r.last.what == step::kind::done);
+    REQUIRE(fca.log.size() > 4);
+    CHECK(urls(fca)[3] == "HEAD " + ca + "/nonce");  // a fresh one instead
+    for (const auto& s : fca.log) CHECK(s.nonce != "not\"a nonce");
 }

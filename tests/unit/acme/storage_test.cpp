@@ -120,3 +120,47 @@ TEST_CASE("storage: atomic writes replace the content, a missing directory is an
     CHECK_FALSE(storage::write_atomic(tmp.file("missing-dir") / "f", "x", err));
     CHECK(err.find("cannot create") != std::string::npos);
 }
+
+TEST_CASE("storage: a symbolic link inside the storage directory is refused, nothing written through it",
+          "[acme][storage][hostile]") {
+    // A link planted as certificates/ or accounts/ (while the directory was open to others, say)
+    // must not send private keys elsewhere, nor have its target's mode changed.
+    for (const char* sub : {"certificates", "accounts"}) {
+        INFO(sub);
+        test::temp_dir tmp;
+        const fs::path dir = tmp.file("acme");
+        const fs::path elsewhere = tmp.file("elsewhere");
+        fs::create_directories(dir);
+        fs::create_directories(elsewhere);
+        ::chmod(elsewhere.c_str(), 0755);
+        fs::create_directory_symlink(elsewhere, dir / sub);
+        std::string err;
+        CHECK_FALSE(storage::open(dir, err));
+        CHECK(err == (dir / sub).string() + " is not a directory (a symbolic link?): refused");
+        CHECK(mode_of(elsewhere) == 0755);
+        CHECK(fs::is_empty(elsewhere));
+    }
+    // Planted after open(): the writes check again.
+    test::temp_dir tmp;
+    const fs::path dir = tmp.file("acme");
+    const fs::path elsewhere = tmp.file("elsewhere");
+    std::string err;
+    auto s = storage::open(dir, err);
+    REQUIRE(s);
+    fs::create_directories(elsewhere);
+    ::chmod(elsewhere.c_str(), 0755);
+    fs::remove(dir / "certificates");
+    fs::remove(dir / "accounts");
+    fs::create_directory_symlink(elsewhere, dir / "certificates");
+    fs::create_directory_symlink(elsewhere, dir / "accounts");
+    test::cert_factory f(1767225600);
+    auto root = f.root_ca();
+    auto leaf = f.leaf(root, "mdm.example.test");
+    CHECK_FALSE(s->save_certificate("mdm.example.test.ecdsa-p256", leaf.key_pem(), leaf.cert_pem(), err));
+    CHECK(err.find("a symbolic link?") != std::string::npos);
+    CHECK_FALSE(s->make_certificate_dir(err));
+    CHECK_FALSE(s->account_key_for("https://ca.test/dir", key_type::ecdsa_p256, err));
+    CHECK(err.find("a symbolic link?") != std::string::npos);
+    CHECK(mode_of(elsewhere) == 0755);
+    CHECK(fs::is_empty(elsewhere));
+}

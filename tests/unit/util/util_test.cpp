@@ -155,3 +155,27 @@ TEST_CASE("util: html_escape: markup, quotes, controls and invalid UTF-8", "[uni
     CHECK(html_escape("") == "");
     CHECK(html_escape("&amp;") == "&amp;amp;");
 }
+
+TEST_CASE("util: log_safe escapes control bytes, backslashes and invalid UTF-8, and bounds the text", "[unit][util]") {
+    struct row {
+        const char* label;
+        std::string in;
+        std::size_t max;
+        std::string out;
+    };
+    const std::vector<row> rows = {
+        {"plain", "urn:ietf:params:acme:error:badCSR", 256, "urn:ietf:params:acme:error:badCSR"},
+        {"CR LF", "a\r\n[error] forged", 256, "a\\x0D\\x0A[error] forged"},
+        {"ESC, NUL, DEL, TAB", "\x1b[2J\0\x7f\t"s, 256, "\\x1B[2J\\x00\\x7F\\x09"},
+        {"backslash", "a\\x0D", 256, "a\\\\x0D"},
+        {"valid UTF-8 kept", "caf\xc3\xa9", 256, "caf\xc3\xa9"},
+        {"invalid UTF-8", "\xc3(\xff", 256, "\\xC3(\\xFF"},
+        {"cut", "abcdefghij", 4, "abcd...(6 more bytes)"},
+        {"cut at a UTF-8 boundary", "ab\xc3\xa9", 3, "ab...(2 more bytes)"},
+        {"empty", "", 4, ""},
+    };
+    for (const auto& r : rows) {
+        INFO(r.label);
+        CHECK(util::log_safe(r.in, r.max) == r.out);
+    }
+}
