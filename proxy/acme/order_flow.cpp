@@ -252,193 +252,219 @@ step order_flow::on_response(const http_response& r, std::int64_t now_ms) {
 
 step order_flow::handle(const http_response& r, std::int64_t now_ms) {
     switch (state_) {
-        case state::directory: {
-            if (r.status != 200) return fail("GET " + pending_.url + ": HTTP " + std::to_string(r.status));
-            if (!parse_directory(r.body))
-                return fail("GET " + pending_.url + ": not an ACME directory (newNonce, newAccount, newOrder)");
-            auto d = parse_directory(r.body, p_.directory_url);
-            if (!d)
-                return fail("GET " + pending_.url + ": the directory lists URLs on another origin; refused (every "
-                            "ACME URL must be on the directory's https origin)");
-            dir_ = std::move(*d);
-            state_ = state::account;
-            json::object payload{{"termsOfServiceAgreed", true}};
-            if (!p_.contact.empty()) {
-                json::array c;
-                for (const auto& x : p_.contact) c.push_back(json::string(x));
-                payload["contact"] = std::move(c);
-            }
-            return send_post(dir_.new_account, json::serialize(payload), true);
-        }
-        case state::account: {
-            if (r.location.empty()) return fail("newAccount " + pending_.url + ": no account URL (Location)");
-            if (!on_origin(r.location, p_.directory_url)) return refuse_url(r.location);
-            auto acct = parse_object(r.body);
-            if (acct && str(*acct, "status") != "" && str(*acct, "status") != "valid")
-                return fail("the ACME account " + r.location + " is " + ca_text(str(*acct, "status")));
-            kid_ = r.location;
-            state_ = state::order;
-            json::array ids;
-            for (const auto& n : p_.names) ids.push_back(json::object{{"type", "dns"}, {"value", n}});
-            json::object payload{{"identifiers", std::move(ids)}};
-            if (!p_.replaces.empty()) payload["replaces"] = p_.replaces;
-            return send_post(dir_.new_order, json::serialize(payload));
-        }
-        case state::order: {
-            auto o = parse_object(r.body);
-            if (!o || r.location.empty()) return fail("newOrder " + pending_.url + ": no order object or URL");
-            if (!on_origin(r.location, p_.directory_url)) return refuse_url(r.location);
-            order_url_ = r.location;
-            finalize_url_ = str(*o, "finalize");
-            if (finalize_url_.empty()) return fail("newOrder: the order has no finalize URL");
-            if (!on_origin(finalize_url_, p_.directory_url)) return refuse_url(finalize_url_);
-            authz_urls_.clear();
-            if (const auto* a = o->if_contains("authorizations"); a != nullptr && a->is_array()) {
-                // RFC 8555 7.1.3: one authorization per identifier; more is not an order for our names.
-                if (a->as_array().size() > p_.names.size())
-                    return fail("newOrder: " + std::to_string(a->as_array().size()) + " authorizations for " +
-                                std::to_string(p_.names.size()) + " names");
-                for (const auto& u : a->as_array()) {
-                    if (!u.is_string() || !on_origin(u.as_string(), p_.directory_url))
-                        return refuse_url(u.is_string() ? std::string_view(u.as_string()) : std::string_view("(not a string)"));
-                    authz_urls_.emplace_back(u.as_string());
-                }
-            }
-            const std::string status = str(*o, "status");
-            if (status == "invalid") return fail("the new order is invalid: " + embedded_problem(*o));
-            if (status == "ready" || status == "valid" || status == "processing") {
-                state_ = state::order_ready;
-                polls_ = 0;
-                return handle(r, now_ms);  // the order object is already at hand
-            }
-            if (authz_urls_.empty()) return fail("newOrder: a pending order without authorizations");
-            state_ = state::authz_fetch;
-            authz_index_ = 0;
-            return send_post(authz_urls_[0], "");
-        }
-        case state::authz_fetch: {
-            auto a = parse_object(r.body);
-            if (!a) return fail("authorization " + pending_.url + ": not a JSON object");
-            // The name comes from the CA: it must be one of the ordered names (the challenge
-            // certificate or answer is made for it), each once. From here on `domain` is our own
-            // spelling of it, never the CA's.
-            std::string id_type, id_value;
-            if (const auto* id = a->if_contains("identifier"); id != nullptr && id->is_object()) {
-                id_type = str(id->as_object(), "type");
-                id_value = str(id->as_object(), "value");
-            }
-            const auto ordered = std::find_if(p_.names.begin(), p_.names.end(),
-                                              [&](const std::string& n) { return ascii_iequal(n, id_value); });
-            if (id_type != "dns" || ordered == p_.names.end())
-                return fail("authorization " + pending_.url + " is for " + ca_text(id_type) + " \"" + ca_text(id_value) +
-                            "\", not one of the ordered names");
-            const std::string domain = *ordered;
-            if (std::find(authz_names_.begin(), authz_names_.end(), domain) != authz_names_.end())
-                return fail("authorization " + pending_.url + ": a second authorization for " + domain);
-            authz_names_.push_back(domain);
-            const std::string status = str(*a, "status");
-            if (status == "pending") {
-                const json::value* ch = a->if_contains("challenges");
-                const json::object* chosen = nullptr;
-                if (ch != nullptr && ch->is_array())
-                    for (const auto& c : ch->as_array())
-                        if (c.is_object() && str(c.as_object(), "type") == to_string(p_.challenge)) chosen = &c.as_object();
-                if (chosen == nullptr)
-                    return fail("the CA offers no " + std::string(to_string(p_.challenge)) + " challenge for " + domain);
-                const std::string token = str(*chosen, "token");
-                const std::string url = str(*chosen, "url");
-                if (!is_base64url(token) || token.size() < min_token_chars || token.size() > max_token_chars ||
-                    !on_origin(url, p_.directory_url))
-                    return fail("authorization for " + domain + ": malformed challenge (token or URL)");
-                tasks_.push_back({domain, token, key_authorization(token, key_.thumbprint()), p_.challenge});
-                challenge_urls_.push_back(url);
-                pending_authz_.push_back(pending_.url);
-            } else if (status != "valid") {
-                std::string why;
-                if (const auto* ch = a->if_contains("challenges"); ch != nullptr && ch->is_array())
-                    for (const auto& c : ch->as_array())
-                        if (c.is_object() && why.empty()) why = embedded_problem(c.as_object());
-                return fail("authorization for " + domain + " is " + (status.empty() ? "unknown" : ca_text(status)) +
-                            (why.empty() ? "" : ": " + why));
-            }
-            if (++authz_index_ < authz_urls_.size()) return send_post(authz_urls_[authz_index_], "");
-            return after_authz_fetch(now_ms);
-        }
-        case state::respond: {
-            if (++authz_index_ < challenge_urls_.size()) return send_post(challenge_urls_[authz_index_], "{}");
-            state_ = state::authz_poll;
-            authz_index_ = 0;
-            polls_ = 0;
-            return send_post(pending_authz_[0], "");
-        }
-        case state::authz_poll: {
-            auto a = parse_object(r.body);
-            if (!a) return fail("authorization " + pending_.url + ": not a JSON object");
-            const std::string status = ca_text(str(*a, "status"));
-            const std::string& domain = tasks_[authz_index_].domain;  // the name this authorization was for
-            if (status == "valid") {
-                polls_ = 0;
-                if (++authz_index_ < pending_authz_.size()) return send_post(pending_authz_[authz_index_], "");
-                state_ = state::order_ready;
-                return send_post(order_url_, "");
-            }
-            if (status == "pending" || status == "processing") {
-                if (++polls_ > p_.max_polls) return fail("authorization for " + domain + " still " + status + " after " +
-                                                         std::to_string(p_.max_polls) + " polls");
-                const auto retry = parse_retry_after(r.retry_after, now_ms / 1000);
-                return wait_then(retry ? std::min(*retry * 1000, p_.max_retry_after_ms) : default_poll_ms, now_ms);
-            }
-            std::string why;
-            if (const auto* ch = a->if_contains("challenges"); ch != nullptr && ch->is_array())
-                for (const auto& c : ch->as_array())
-                    if (c.is_object() && str(c.as_object(), "type") == to_string(p_.challenge))
-                        why = embedded_problem(c.as_object());
-            return fail(std::string(to_string(p_.challenge)) + " validation of " + domain + " failed (" + status + ")" +
-                        (why.empty() ? "" : ": " + why));
-        }
+        case state::directory: return on_directory(r);
+        case state::account: return on_account(r);
+        case state::order: return on_order(r, now_ms);
+        case state::authz_fetch: return on_authz_fetch(r, now_ms);
+        case state::respond: return on_respond();
+        case state::authz_poll: return on_authz_poll(r, now_ms);
         case state::order_ready:
         case state::order_valid:
-        case state::finalize: {
-            auto o = parse_object(r.body);
-            if (!o) return fail("order " + pending_.url + ": not a JSON object");
-            const std::string status = ca_text(str(*o, "status"));
-            if (status == "invalid") return fail("the order " + order_url_ + " is invalid: " + embedded_problem(*o));
-            if (status == "ready" && state_ == state::order_ready) {
-                state_ = state::finalize;
-                return send_post(finalize_url_, json::serialize(json::object{{"csr", base64url(p_.csr_der)}}));
-            }
-            if (status == "valid") {
-                certificate_url_ = str(*o, "certificate");
-                if (certificate_url_.empty()) return fail("the valid order has no certificate URL");
-                if (!on_origin(certificate_url_, p_.directory_url)) return refuse_url(certificate_url_);
-                state_ = state::download;
-                return send_post(certificate_url_, "", false, "application/pem-certificate-chain");
-            }
-            if (status == "pending" || status == "processing" || status == "ready") {
-                if (state_ == state::finalize) state_ = state::order_valid;
-                if (++polls_ > p_.max_polls)
-                    return fail("the order is still " + status + " after " + std::to_string(p_.max_polls) + " polls");
-                pending_ = pending{http_request::verb::post, order_url_, {}, false, {}};
-                const auto retry = parse_retry_after(r.retry_after, now_ms / 1000);
-                return wait_then(retry ? std::min(*retry * 1000, p_.max_retry_after_ms) : default_poll_ms, now_ms);
-            }
-            return fail("the order " + order_url_ + " has status \"" + status + "\"");
-        }
-        case state::download: {
-            if (r.body.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
-                return fail("the certificate " + certificate_url_ + " is not a PEM chain");
-            state_ = state::done;
-            step s;
-            s.what = step::kind::done;
-            s.certificate_pem = r.body;
-            return s;
-        }
+        case state::finalize: return on_order_status(r, now_ms);
+        case state::download: return on_download(r);
         case state::publish:
         case state::done:
         case state::failed:
             break;
     }
     return fail("unexpected response in this state");
+}
+
+// directory: the directory object gives newNonce/newAccount/newOrder; register the account next.
+step order_flow::on_directory(const http_response& r) {
+    if (r.status != 200) return fail("GET " + pending_.url + ": HTTP " + std::to_string(r.status));
+    if (!parse_directory(r.body))
+        return fail("GET " + pending_.url + ": not an ACME directory (newNonce, newAccount, newOrder)");
+    auto d = parse_directory(r.body, p_.directory_url);
+    if (!d)
+        return fail("GET " + pending_.url + ": the directory lists URLs on another origin; refused (every "
+                    "ACME URL must be on the directory's https origin)");
+    dir_ = std::move(*d);
+    state_ = state::account;
+    json::object payload{{"termsOfServiceAgreed", true}};
+    if (!p_.contact.empty()) {
+        json::array c;
+        for (const auto& x : p_.contact) c.push_back(json::string(x));
+        payload["contact"] = std::move(c);
+    }
+    return send_post(dir_.new_account, json::serialize(payload), true);
+}
+
+// account: the account URL (Location) becomes the kid; order the names next.
+step order_flow::on_account(const http_response& r) {
+    if (r.location.empty()) return fail("newAccount " + pending_.url + ": no account URL (Location)");
+    if (!on_origin(r.location, p_.directory_url)) return refuse_url(r.location);
+    auto acct = parse_object(r.body);
+    if (acct && str(*acct, "status") != "" && str(*acct, "status") != "valid")
+        return fail("the ACME account " + r.location + " is " + ca_text(str(*acct, "status")));
+    kid_ = r.location;
+    state_ = state::order;
+    json::array ids;
+    for (const auto& n : p_.names) ids.push_back(json::object{{"type", "dns"}, {"value", n}});
+    json::object payload{{"identifiers", std::move(ids)}};
+    if (!p_.replaces.empty()) payload["replaces"] = p_.replaces;
+    return send_post(dir_.new_order, json::serialize(payload));
+}
+
+// order: the order URL, finalize URL and authorizations; fetch each authorization (or, for an
+// order that is already ready or further, go on from its status).
+step order_flow::on_order(const http_response& r, std::int64_t now_ms) {
+    auto o = parse_object(r.body);
+    if (!o || r.location.empty()) return fail("newOrder " + pending_.url + ": no order object or URL");
+    if (!on_origin(r.location, p_.directory_url)) return refuse_url(r.location);
+    order_url_ = r.location;
+    finalize_url_ = str(*o, "finalize");
+    if (finalize_url_.empty()) return fail("newOrder: the order has no finalize URL");
+    if (!on_origin(finalize_url_, p_.directory_url)) return refuse_url(finalize_url_);
+    authz_urls_.clear();
+    if (const auto* a = o->if_contains("authorizations"); a != nullptr && a->is_array()) {
+        // RFC 8555 7.1.3: one authorization per identifier; more is not an order for our names.
+        if (a->as_array().size() > p_.names.size())
+            return fail("newOrder: " + std::to_string(a->as_array().size()) + " authorizations for " +
+                        std::to_string(p_.names.size()) + " names");
+        for (const auto& u : a->as_array()) {
+            if (!u.is_string() || !on_origin(u.as_string(), p_.directory_url))
+                return refuse_url(u.is_string() ? std::string_view(u.as_string()) : std::string_view("(not a string)"));
+            authz_urls_.emplace_back(u.as_string());
+        }
+    }
+    const std::string status = str(*o, "status");
+    if (status == "invalid") return fail("the new order is invalid: " + embedded_problem(*o));
+    if (status == "ready" || status == "valid" || status == "processing") {
+        state_ = state::order_ready;
+        polls_ = 0;
+        return on_order_status(r, now_ms);  // the order object is already at hand
+    }
+    if (authz_urls_.empty()) return fail("newOrder: a pending order without authorizations");
+    state_ = state::authz_fetch;
+    authz_index_ = 0;
+    return send_post(authz_urls_[0], "");
+}
+
+// authz_fetch: one authorization; a pending one yields a challenge task, a valid one is skipped.
+step order_flow::on_authz_fetch(const http_response& r, std::int64_t now_ms) {
+    auto a = parse_object(r.body);
+    if (!a) return fail("authorization " + pending_.url + ": not a JSON object");
+    // The name comes from the CA: it must be one of the ordered names (the challenge
+    // certificate or answer is made for it), each once. From here on `domain` is our own
+    // spelling of it, never the CA's.
+    std::string id_type, id_value;
+    if (const auto* id = a->if_contains("identifier"); id != nullptr && id->is_object()) {
+        id_type = str(id->as_object(), "type");
+        id_value = str(id->as_object(), "value");
+    }
+    const auto ordered = std::find_if(p_.names.begin(), p_.names.end(),
+                                      [&](const std::string& n) { return ascii_iequal(n, id_value); });
+    if (id_type != "dns" || ordered == p_.names.end())
+        return fail("authorization " + pending_.url + " is for " + ca_text(id_type) + " \"" + ca_text(id_value) +
+                    "\", not one of the ordered names");
+    const std::string domain = *ordered;
+    if (std::find(authz_names_.begin(), authz_names_.end(), domain) != authz_names_.end())
+        return fail("authorization " + pending_.url + ": a second authorization for " + domain);
+    authz_names_.push_back(domain);
+    const std::string status = str(*a, "status");
+    if (status == "pending") {
+        const json::value* ch = a->if_contains("challenges");
+        const json::object* chosen = nullptr;
+        if (ch != nullptr && ch->is_array())
+            for (const auto& c : ch->as_array())
+                if (c.is_object() && str(c.as_object(), "type") == to_string(p_.challenge)) chosen = &c.as_object();
+        if (chosen == nullptr)
+            return fail("the CA offers no " + std::string(to_string(p_.challenge)) + " challenge for " + domain);
+        const std::string token = str(*chosen, "token");
+        const std::string url = str(*chosen, "url");
+        if (!is_base64url(token) || token.size() < min_token_chars || token.size() > max_token_chars ||
+            !on_origin(url, p_.directory_url))
+            return fail("authorization for " + domain + ": malformed challenge (token or URL)");
+        tasks_.push_back({domain, token, key_authorization(token, key_.thumbprint()), p_.challenge});
+        challenge_urls_.push_back(url);
+        pending_authz_.push_back(pending_.url);
+    } else if (status != "valid") {
+        std::string why;
+        if (const auto* ch = a->if_contains("challenges"); ch != nullptr && ch->is_array())
+            for (const auto& c : ch->as_array())
+                if (c.is_object() && why.empty()) why = embedded_problem(c.as_object());
+        return fail("authorization for " + domain + " is " + (status.empty() ? "unknown" : ca_text(status)) +
+                    (why.empty() ? "" : ": " + why));
+    }
+    if (++authz_index_ < authz_urls_.size()) return send_post(authz_urls_[authz_index_], "");
+    return after_authz_fetch(now_ms);
+}
+
+// respond: the CA took the answer to one challenge; answer the next, then poll the authorizations.
+step order_flow::on_respond() {
+    if (++authz_index_ < challenge_urls_.size()) return send_post(challenge_urls_[authz_index_], "{}");
+    state_ = state::authz_poll;
+    authz_index_ = 0;
+    polls_ = 0;
+    return send_post(pending_authz_[0], "");
+}
+
+// authz_poll: one pending authorization, polled until valid (then the next, then the order).
+step order_flow::on_authz_poll(const http_response& r, std::int64_t now_ms) {
+    auto a = parse_object(r.body);
+    if (!a) return fail("authorization " + pending_.url + ": not a JSON object");
+    const std::string status = ca_text(str(*a, "status"));
+    const std::string& domain = tasks_[authz_index_].domain;  // the name this authorization was for
+    if (status == "valid") {
+        polls_ = 0;
+        if (++authz_index_ < pending_authz_.size()) return send_post(pending_authz_[authz_index_], "");
+        state_ = state::order_ready;
+        return send_post(order_url_, "");
+    }
+    if (status == "pending" || status == "processing") {
+        if (++polls_ > p_.max_polls) return fail("authorization for " + domain + " still " + status + " after " +
+                                                 std::to_string(p_.max_polls) + " polls");
+        const auto retry = parse_retry_after(r.retry_after, now_ms / 1000);
+        return wait_then(retry ? std::min(*retry * 1000, p_.max_retry_after_ms) : default_poll_ms, now_ms);
+    }
+    std::string why;
+    if (const auto* ch = a->if_contains("challenges"); ch != nullptr && ch->is_array())
+        for (const auto& c : ch->as_array())
+            if (c.is_object() && str(c.as_object(), "type") == to_string(p_.challenge))
+                why = embedded_problem(c.as_object());
+    return fail(std::string(to_string(p_.challenge)) + " validation of " + domain + " failed (" + status + ")" +
+                (why.empty() ? "" : ": " + why));
+}
+
+// order_ready, finalize, order_valid: the order object; finalize once ready, download once valid,
+// else poll it.
+step order_flow::on_order_status(const http_response& r, std::int64_t now_ms) {
+    auto o = parse_object(r.body);
+    if (!o) return fail("order " + pending_.url + ": not a JSON object");
+    const std::string status = ca_text(str(*o, "status"));
+    if (status == "invalid") return fail("the order " + order_url_ + " is invalid: " + embedded_problem(*o));
+    if (status == "ready" && state_ == state::order_ready) {
+        state_ = state::finalize;
+        return send_post(finalize_url_, json::serialize(json::object{{"csr", base64url(p_.csr_der)}}));
+    }
+    if (status == "valid") {
+        certificate_url_ = str(*o, "certificate");
+        if (certificate_url_.empty()) return fail("the valid order has no certificate URL");
+        if (!on_origin(certificate_url_, p_.directory_url)) return refuse_url(certificate_url_);
+        state_ = state::download;
+        return send_post(certificate_url_, "", false, "application/pem-certificate-chain");
+    }
+    if (status == "pending" || status == "processing" || status == "ready") {
+        if (state_ == state::finalize) state_ = state::order_valid;
+        if (++polls_ > p_.max_polls)
+            return fail("the order is still " + status + " after " + std::to_string(p_.max_polls) + " polls");
+        pending_ = pending{http_request::verb::post, order_url_, {}, false, {}};
+        const auto retry = parse_retry_after(r.retry_after, now_ms / 1000);
+        return wait_then(retry ? std::min(*retry * 1000, p_.max_retry_after_ms) : default_poll_ms, now_ms);
+    }
+    return fail("the order " + order_url_ + " has status \"" + status + "\"");
+}
+
+// download: the PEM chain; done.
+step order_flow::on_download(const http_response& r) {
+    if (r.body.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+        return fail("the certificate " + certificate_url_ + " is not a PEM chain");
+    state_ = state::done;
+    step s;
+    s.what = step::kind::done;
+    s.certificate_pem = r.body;
+    return s;
 }
 
 step order_flow::after_authz_fetch(std::int64_t) {

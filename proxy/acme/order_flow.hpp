@@ -142,7 +142,16 @@ private:
     step fail(std::string why, std::int64_t retry_after_s = -1);
     step refuse_url(std::string_view url);
     step wait_then(std::int64_t ms, std::int64_t now_ms);
+    // A successful answer to the pending request, dispatched to the handler of the current state.
     step handle(const http_response& r, std::int64_t now_ms);
+    step on_directory(const http_response& r);
+    step on_account(const http_response& r);
+    step on_order(const http_response& r, std::int64_t now_ms);
+    step on_authz_fetch(const http_response& r, std::int64_t now_ms);
+    step on_respond();
+    step on_authz_poll(const http_response& r, std::int64_t now_ms);
+    step on_order_status(const http_response& r, std::int64_t now_ms);  // order_ready, finalize, order_valid
+    step on_download(const http_response& r);
     step after_authz_fetch(std::int64_t now_ms);
     step problem_failure(const http_response& r, const std::string& what, std::int64_t now_ms);
     std::string describe(const http_response& r) const;
