@@ -229,7 +229,11 @@ TEST_CASE("acme client: pebble issues by TLS-ALPN-01 and by HTTP-01", "[acme][pe
     po.http_port = resp.http_port();
     po.tls_port = resp.tls_port();
     po.validity_seconds = 7 * 86400;
-    po.nonce_reject_percent = 30;  // badNonce on about every third POST: retried
+    // badNonce on about every tenth POST: retried. (At 30 %, the first try and all five retries of
+    // one POST were refused for about 1 POST in 1,400, so about 1 run in 50 of this test's ~30 POSTs
+    // failed; the retry limit itself is proven by the unit tests and integration.acme's CA that
+    // refuses every nonce.)
+    po.nonce_reject_percent = 10;
     pebble_server ca(env, po);
     std::string err;
     auto store = acme::storage::open(env.path("acme"), err);
