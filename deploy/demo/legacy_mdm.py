@@ -18,6 +18,7 @@ backend. Endpoints:
   GET  /slow?ms=N            waits N ms, then 200 "slow"
   GET  /close                HTTP/1.0-style body delimited by closing the connection
   ANY  /hangup               reads the request, then closes the connection without answering
+  ANY  /reset                reads the request, then resets the connection (TCP RST, no answer)
   GET  /status/N             empty response with status N
   GET/POST /scep?operation=OP SCEP stand-in: GetCACaps -> capabilities (text/plain); any other
                              operation -> the request head as JSON, like /headers
@@ -34,8 +35,10 @@ refused request never reached the backend. With --name NAME every response carri
 import argparse
 import hashlib
 import json
+import socket
 import socketserver
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -221,6 +224,12 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if path == "/hangup":
             self.close_connection = True  # not one byte of a response
+            return None
+        if path == "/reset":
+            # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
             return None
         if path.startswith("/status/"):
             return self.reply(int(path[len("/status/"):]), b"")

@@ -113,6 +113,10 @@ net::awaitable<exchange_result> upstream_exchange::run(bool complete) {
         if (d.closed_unanswered)
             spdlog::warn("upstream {} closed the connection before sending a response to {} {}", ucfg_.name,
                          h_.method, h_.target);
+        else if (d.read_error)
+            spdlog::warn("upstream {}: reading the response to {} {} failed{}: {}", member.target->id, h_.method,
+                         h_.target, d.head_flushed ? " after part of it reached the client" : "",
+                         d.read_error.message());
         rq_.upstream_ms = std::chrono::duration<double, std::milli>(clock::now() - sent_at).count();
 
         // 5. What the connection does next.
@@ -389,6 +393,7 @@ net::awaitable<download_result> upstream_exchange::download(upstream::lease& up)
                     d.fail = failure::cancelled;
                 } else {
                     d.fail = failure::upstream_io;
+                    d.read_error = ec;
                     d.retryable = !rp.started() && !d.head_flushed;
                 }
                 co_return end_download(d);

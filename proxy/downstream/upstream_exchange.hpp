@@ -60,6 +60,7 @@ struct download_result {
     failure fail = failure::none;
     bool retryable = false;          // nothing of a response arrived and nothing reached the client
     bool closed_unanswered = false;  // the upstream closed (EOF) before one byte of a response
+    net::error_code read_error;      // reading the response failed (a reset, ...): run() logs it
     bool head_flushed = false;       // bytes of the response reached the client
     bool complete = false;           // the final response was relayed completely
     bool keep_client = false;        // atsgate told the client the connection stays open

@@ -431,6 +431,30 @@ TEST_CASE("http: a backend that closes without answering gives 502 and a log lin
     }
 }
 
+TEST_CASE("http: a backend that resets the connection gives 502 and a log line with the reason",
+          "[integration][http]") {
+    // The backend reads the request and answers with a TCP RST. Before, the client got 502 and the
+    // event log said nothing at all about why.
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto cfg = env.default_config(be.url());
+    cfg.upstream_extra = "warm = 0";  // the request's upstream connection is fresh: no stale retry
+    proxy px(env, cfg);
+    tls_client c;
+    REQUIRE(c.connect(px.port()).ok);
+    const auto r = c.request("GET /reset HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    INFO(r.data);
+    CHECK(status_of(r.data) == 502);
+    const std::string said = ": reading the response to GET /reset failed: Connection reset by peer";
+    CHECK(poll_until([&] { return px.proc().stderr_text().find(said) != std::string::npos; }, 5000ms));
+    const auto log = px.proc().stderr_text();
+    INFO(log);
+    CHECK(log.find(" warning upstream ") != std::string::npos);
+    CHECK(log.find("bad response") == std::string::npos);
+    CHECK(px.counter("atsgate_upstream_retries_total") == 0);
+}
+
 TEST_CASE("http: a backend slower than response_timeout gives 504", "[integration][http]") {
     ATSGATE_SKIP_UNLESS_TOOLS("curl", "python3");
     test_env env;
