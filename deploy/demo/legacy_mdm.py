@@ -19,6 +19,7 @@ backend. Endpoints:
   GET  /close                HTTP/1.0-style body delimited by closing the connection
   ANY  /hangup               reads the request, then closes the connection without answering
   ANY  /reset                reads the request, then resets the connection (TCP RST, no answer)
+  ANY  /garbage              answers bytes that are no HTTP response, then closes
   GET  /status/N             empty response with status N
   GET/POST /scep?operation=OP SCEP stand-in: GetCACaps -> capabilities (text/plain); any other
                              operation -> the request head as JSON, like /headers
@@ -224,6 +225,10 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if path == "/hangup":
             self.close_connection = True  # not one byte of a response
+            return None
+        if path == "/garbage":
+            self.wfile.write(b"\x00\x01 this is not HTTP\r\n\r\n")
+            self.close_connection = True
             return None
         if path == "/reset":
             # SO_LINGER with a zero timeout: close() sends RST instead of FIN.

@@ -443,8 +443,10 @@ net::awaitable<download_result> upstream_exchange::download(upstream::lease& up)
                 if (!d.closed_unanswered)
                     spdlog::warn("upstream {} sent a bad response to {} {}: {} ({})", ucfg_.name, h_.method,
                                  h_.target, http::make_error_code(rp.error()).message(), rp.error_reason());
-                d.fail = rp.started() ? failure::bad_response : failure::upstream_io;
-                d.retryable = !rp.started() && !d.head_flushed;
+                // Bytes that are no response (garbage at offset 0 leaves started() false) are a bad
+                // response like any other: counted as one and never retried as if the connection were stale.
+                d.fail = d.closed_unanswered ? failure::upstream_io : failure::bad_response;
+                d.retryable = d.closed_unanswered && !d.head_flushed;
                 if (!d.head_flushed) rq_.to_client.clear();
                 co_return end_download(d);
         }

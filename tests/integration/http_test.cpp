@@ -455,6 +455,33 @@ TEST_CASE("http: a backend that resets the connection gives 502 and a log line w
     CHECK(px.counter("atsgate_upstream_retries_total") == 0);
 }
 
+TEST_CASE("http: a backend that answers bytes that are no response gives 502, counted as a bad response",
+          "[integration][http]") {
+    // The first byte is already wrong, so the parser consumed nothing: this was counted as an I/O
+    // error and, on a pooled connection, retried as if the connection had been stale.
+    ATSGATE_SKIP_UNLESS_TOOLS("python3");
+    test_env env;
+    backend be(env);
+    auto cfg = env.default_config(be.url());
+    cfg.upstream_extra = "warm = 0";
+    proxy px(env, cfg);
+    tls_client c;
+    REQUIRE(c.connect(px.port()).ok);
+    REQUIRE(status_of(c.request("GET /status/204 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").data) == 204);
+    const auto r = c.request("GET /garbage HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");  // on the pooled connection
+    INFO(r.data);
+    CHECK(status_of(r.data) == 502);
+    CHECK(px.wait_for_counter("atsgate_upstream_bad_responses_total", 1) == 1);
+    CHECK(px.counter("atsgate_upstream_reuses_total") == 1);
+    CHECK(px.counter("atsgate_upstream_retries_total") == 0);
+    const auto lines = join(be.request_lines(), "\n");
+    INFO(lines);
+    CHECK(lines.find("GET /garbage") == lines.rfind("GET /garbage"));  // sent once
+    CHECK(poll_until([&] { return px.proc().stderr_text().find("upstream legacy sent a bad response to GET /garbage") !=
+                                  std::string::npos; },
+                     5000ms));
+}
+
 TEST_CASE("http: a backend slower than response_timeout gives 504", "[integration][http]") {
     ATSGATE_SKIP_UNLESS_TOOLS("curl", "python3");
     test_env env;
