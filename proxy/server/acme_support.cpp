@@ -56,14 +56,26 @@ snapshot::build_result build_with_acme(config::config cfg, acme::manager* m, sna
     }
 }
 
-std::vector<std::string> audit_candidate(const config::config& cfg, const acme::manager& m, const std::string& id,
-                                         const std::string& candidate, snapshot::shared_state& state, std::int64_t now) {
+namespace {
+
+// The snapshot the configuration would make with `candidate` (chain and key in one file) as ACME
+// certificate `id` and every other ACME certificate as stored: what both audits below look at.
+snapshot::build_result build_with_candidate(const config::config& cfg, const acme::manager& m, const std::string& id,
+                                            const std::string& candidate, snapshot::shared_state& state,
+                                            std::int64_t now) {
     config::config attempt = cfg;
     m.substitute(attempt);
     for (auto& l : attempt.listeners)
         for (auto& c : l.certificates)
             if (c.acme && acme::manager::id_of(c) == id) c.cert = c.key = candidate;
-    auto built = snapshot::build(std::move(attempt), now, 0, state);
+    return snapshot::build(std::move(attempt), now, 0, state);
+}
+
+}  // namespace
+
+std::vector<std::string> audit_candidate(const config::config& cfg, const acme::manager& m, const std::string& id,
+                                         const std::string& candidate, snapshot::shared_state& state, std::int64_t now) {
+    const auto built = build_with_candidate(cfg, m, id, candidate, state, now);
     std::vector<std::string> out;
     for (const auto& d : built.diags)
         if (d.level == config::severity::error) out.push_back(d.message);
@@ -74,12 +86,7 @@ std::vector<std::string> audit_candidate(const config::config& cfg, const acme::
 
 tls::report audit_report(const config::config& cfg, const acme::manager& m, const std::string& id,
                          const std::string& candidate, snapshot::shared_state& state, std::int64_t now) {
-    config::config attempt = cfg;
-    m.substitute(attempt);
-    for (auto& l : attempt.listeners)
-        for (auto& c : l.certificates)
-            if (c.acme && acme::manager::id_of(c) == id) c.cert = c.key = candidate;
-    auto built = snapshot::build(std::move(attempt), now, 0, state);
+    auto built = build_with_candidate(cfg, m, id, candidate, state, now);
     const auto endpoints = endpoints_of(cfg, id);
     tls::report out;
     const std::string name = "acme:" + id;
