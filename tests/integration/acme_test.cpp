@@ -81,6 +81,14 @@ struct acme_world {
         return c;
     }
 
+    // A TLS client for `host` that trusts pebble's root.
+    tls_client_options client_options() const {
+        tls_client_options o;
+        o.sni = host;
+        o.ca_file = pebble_root;
+        return o;
+    }
+
     // GET / for `host` through curl, trusting pebble's root; "" on failure.
     command_result get(const std::string& path = "/echo") const {
         command_options co;
@@ -155,10 +163,7 @@ TEST_CASE("acme: first issuance by TLS-ALPN-01, then a restart serves the stored
         CHECK(st.find("\"reason\":\"two_thirds\"") != std::string::npos);
         // The served certificate's expiry is the gauge of every served certificate; the next
         // renewal is at two thirds of pebble's one-day lifetime.
-        tls_client_options o;
-        o.sni = host;
-        o.ca_file = w.pebble_root;
-        tls_client c(o);
+        tls_client c(w.client_options());
         REQUIRE(c.connect(w.https_port).ok);
         const std::int64_t not_after = not_after_of(c.peer_certificate());
         const auto m = p.scrape();
@@ -241,9 +246,7 @@ TEST_CASE("acme: renewal is swapped in under a kept-alive connection", "[acme][p
     proxy p(w.env, w.config());
     INFO(p.proc().stderr_text() + p.proc().stdout_text() + "\npebble:\n" + w.ca->log());
     REQUIRE(wait_serving(w));
-    tls_client_options o;
-    o.sni = host;
-    o.ca_file = w.pebble_root;
+    const tls_client_options o = w.client_options();
     tls_client kept(o);
     REQUIRE(kept.connect(w.https_port).ok);
     const std::string first_serial = serial_hex(kept.peer_certificate());
@@ -279,9 +282,7 @@ TEST_CASE("acme: a renewal that keeps failing is visible while the old certifica
     proxy p(w.env, w.config());
     INFO(p.proc().stderr_text() + p.proc().stdout_text() + "\npebble:\n" + w.ca->log());
     REQUIRE(wait_serving(w));
-    tls_client_options o;
-    o.sni = host;
-    o.ca_file = w.pebble_root;
+    const tls_client_options o = w.client_options();
     tls_client first(o);
     REQUIRE(first.connect(w.https_port).ok);
     const std::string first_serial = serial_hex(first.peer_certificate());
