@@ -48,23 +48,20 @@ void process(json& j, const snapshot::snapshot& snap, const process_status& p) {
 void fleet(json& j, const tls::fleet_counters& f) {
     using fc = tls::fleet_counters;
     auto n = [](const fc::counter& c) { return num(fc::get(c)); };
+    // "key":{"<name of E(i)>":count,...} for i in [first, end).
+    auto by_name = [&]<class E>(std::string_view key, const auto& counters, std::size_t first, std::size_t end, E) {
+        j.key(key).open('{');
+        for (std::size_t i = first; i < end; ++i) j.key(tls::to_string(static_cast<E>(i))).num(n(counters[i]));
+        j.close('}');
+    };
     j.key("fleet").open('{').key("client_hellos").num(n(f.hellos));
-    j.key("offered_max_version").open('{');
-    for (std::size_t b = 0; b < tls::version_bucket_count; ++b)
-        j.key(tls::to_string(static_cast<tls::version_bucket>(b))).num(n(f.offered_max[b]));
-    j.close('}').key("negotiated_version").open('{');
-    for (std::size_t b = 0; b < tls::version_bucket_count; ++b)
-        j.key(tls::to_string(static_cast<tls::version_bucket>(b))).num(n(f.negotiated[b]));
-    j.close('}');
+    by_name("offered_max_version", f.offered_max, 0, tls::version_bucket_count, tls::version_bucket{});
+    by_name("negotiated_version", f.negotiated, 0, tls::version_bucket_count, tls::version_bucket{});
     j.key("ems_offered").num(n(f.ems_offered)).key("sni_present").num(n(f.sni_present));
     j.key("x25519mlkem768_offered").num(n(f.mlkem_offered));
-    j.key("refused").open('{');
-    for (std::size_t r = 1; r < tls::refusal_count; ++r)
-        j.key(tls::to_string(static_cast<tls::refusal>(r))).num(n(f.refused[r]));
-    j.close('}').key("would_refuse").open('{');
-    for (std::size_t r = 1; r < tls::refusal_count; ++r)
-        j.key(tls::to_string(static_cast<tls::refusal>(r))).num(n(f.would_refuse[r]));
-    j.close('}').close('}');
+    by_name("refused", f.refused, 1, tls::refusal_count, tls::refusal{});
+    by_name("would_refuse", f.would_refuse, 1, tls::refusal_count, tls::refusal{});
+    j.close('}');
 }
 
 void listener(json& j, const snapshot::snapshot& snap, std::size_t i, std::int64_t now) {
